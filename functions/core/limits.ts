@@ -1,0 +1,52 @@
+/**
+ * The numbers Eventsock and AppSync Events agree on, in one place.
+ * Service limits come from the AppSync Events developer guide and API reference
+ * (see ../shared/PROTOCOL.md); Eventsock's own limits come from DESIGN.md.
+ */
+export const LIMITS = {
+  /** Segments in a channel path, the namespace included (`/ns/a/b/c/d`). */
+  channelMaxSegments: 5,
+  /** Characters in one channel segment or namespace name. */
+  segmentMaxLength: 50,
+  /** Events in one AppSync publish (HTTP or WebSocket). */
+  eventsPerPublish: 5,
+  /** One event's payload, after the namespace handler, in bytes. */
+  eventMaxBytes: 240 * 1024,
+  /** Subscriptions one WebSocket connection may hold. */
+  subscriptionsPerConnection: 200,
+  /** A WebSocket connection's lifetime before the service closes it. */
+  connectionLifetimeMs: 24 * 60 * 60 * 1000,
+  /** `connectionTimeoutMs` announced in connection_ack. */
+  connectionTimeoutMs: 300_000,
+  /** How often the service sends `ka`. */
+  keepAliveIntervalMs: 60_000,
+  /** Characters of a namespace's APPSYNC_JS handler code. */
+  namespaceHandlerMaxChars: 32_768,
+  /** The Lambda authorizer's result cache, seconds (API setting and ttlOverride). */
+  authorizerTtlMaxSeconds: 3600,
+
+  /** Eventsock: a token is refused before any crypto when longer than this. */
+  tokenMaxLength: 2048,
+  /** Eventsock: characters of `channel` and `event` in the publish API. */
+  channelMaxLength: 128,
+  eventNameMaxLength: 128,
+  /** Eventsock: default and ceiling of a message's serialized `data`. */
+  defaultMaxDataBytes: 32 * 1024,
+  /** Eventsock: serialized `umd` (user metadata) in a token. */
+  umdMaxBytes: 1024,
+  /** Eventsock: characters of `uid`. */
+  uidMaxLength: 128,
+  /** Eventsock: the longest `store` (100 years), -1 meaning forever. */
+  storeMaxSeconds: 3_155_695_200,
+  /** Eventsock: a deduplicationId suppresses repeats for this long. */
+  dedupWindowSeconds: 300,
+  deduplicationIdMaxLength: 128,
+  /** Eventsock: messages in one publish-API batch. */
+  publishBatchMax: 100,
+  /** Eventsock: page size of the history API. */
+  historyDefaultLimit: 50,
+  historyMaxLimit: 100,
+} as const;
+
+/** Event names starting with this are Eventsock's own; publishers may not use them. */
+export const RESERVED_EVENT_PREFIX = 'eventsock.';
