@@ -7,3 +7,4 @@ export * from './envelope';
 export * from './tables';
 export * from './config';
 export * from './event-request';
+export * from './authorizer-contract';
