@@ -1,0 +1,43 @@
+/**
+ * What the authorizer hands the namespace handlers in `handlerContext`
+ * (`ctx.identity.handlerContext` in onPublish / onSubscribe).
+ *
+ * Flat string values only: AppSync's Lambda-authorizer context is a map of
+ * key-value pairs without nesting (the GraphQL guide's resolverContext rules, which
+ * the Event API's handlerContext follows), and at most 5 MB. Everything here comes
+ * from a token of at most 2048 characters, so the whole context stays under ~4 KB.
+ *
+ * - `uid`: the token's uid, '' when none.
+ * - `umd`: JSON text of umd, '' when none.
+ * - `publish`: JSON text of `[[pattern, true | string[]], ...]`, one entry per grant
+ *   that allows publishing (true or a non-empty list of event names); patterns are
+ *   normalised (`/ns/...`). onPublish drops events whose channel/name no entry allows.
+ * - `sub`, `jti`: present only when the token has them.
+ */
+import type { ParsedClaims } from '../core/claims';
+import type { HandlerContext } from '../core/authorizer-contract';
+
+export type EventsockHandlerContext = HandlerContext & {
+  uid: string;
+  umd: string;
+  publish: string;
+  sub?: string;
+  jti?: string;
+};
+
+export function buildHandlerContext(claims: ParsedClaims): EventsockHandlerContext {
+  const publish: Array<[string, true | string[]]> = [];
+  for (const g of claims.grants) {
+    const p = g.permissions.publish;
+    if (p === true) publish.push(['/' + g.pattern.segments.join('/'), true]);
+    else if (Array.isArray(p) && p.length > 0) publish.push(['/' + g.pattern.segments.join('/'), [...p]]);
+  }
+  const ctx: EventsockHandlerContext = {
+    uid: claims.uid ?? '',
+    umd: claims.umd === undefined ? '' : JSON.stringify(claims.umd),
+    publish: JSON.stringify(publish),
+  };
+  if (claims.sub !== undefined) ctx.sub = claims.sub;
+  if (claims.jti !== undefined) ctx.jti = claims.jti;
+  return ctx;
+}

@@ -1,0 +1,62 @@
+/**
+ * HS256 secrets, looked up by `kid` in `tokens.hs256Keys` and read from the
+ * SecretSource (SSM in AWS, a static map in the emulator). The SecretSource owns
+ * the refresh policy; this module only turns a secret value into a Web Crypto key
+ * once, because importing a key per verification costs as much as the HMAC itself.
+ */
+import type { SecretSource } from '../shared/secrets';
+
+export interface HmacKeySlot {
+  kid: string;
+  parameterName: string;
+}
+
+export interface ResolvedHmacKey {
+  kid: string;
+  /** The secret value the key was made from; compared on cache hits to notice rotation. */
+  secret: string;
+  key: CryptoKey;
+}
+
+const encoder = new TextEncoder();
+
+/** Distinct secret values kept as imported keys; two slots rotate, so a handful is plenty. */
+const MAX_IMPORTED = 16;
+
+export function createHmacKeyring(slots: readonly HmacKeySlot[], secrets: SecretSource) {
+  const byKid = new Map(slots.map((s) => [s.kid, s]));
+  const imported = new Map<string, Promise<CryptoKey>>();
+
+  function importSecret(secret: string): Promise<CryptoKey> {
+    let key = imported.get(secret);
+    if (!key) {
+      // Old values are dropped wholesale: after a rotation they are never asked for again.
+      if (imported.size >= MAX_IMPORTED) imported.clear();
+      key = crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+      imported.set(secret, key);
+    }
+    return key;
+  }
+
+  return {
+    has(kid: string): boolean {
+      return byKid.has(kid);
+    },
+    slots(): readonly HmacKeySlot[] {
+      return slots;
+    },
+    /** The current secret of a slot; rejects with SECRET_UNAVAILABLE (from the SecretSource). */
+    secretOf(slot: HmacKeySlot): Promise<string> {
+      return secrets.get(slot.parameterName);
+    },
+    slot(kid: string): HmacKeySlot | undefined {
+      return byKid.get(kid);
+    },
+    async resolve(slot: HmacKeySlot): Promise<ResolvedHmacKey> {
+      const secret = await secrets.get(slot.parameterName);
+      return { kid: slot.kid, secret, key: await importSecret(secret) };
+    },
+  };
+}
+
+export type HmacKeyring = ReturnType<typeof createHmacKeyring>;

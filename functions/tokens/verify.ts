@@ -1,0 +1,266 @@
+/**
+ * JWT verification shared by the authorizer and the history API.
+ *
+ * Order matters: the cheap, attacker-proof checks come first (length, shape, header,
+ * algorithm allow-list, key lookup by `kid`), so a hostile token is refused before
+ * any crypto runs; then jose verifies the signature and the registered claims;
+ * then core/claims checks the Eventsock claims' shape. Every refusal is a
+ * `{ ok: false, reason, detail }` with a stable code; verify never throws for a bad
+ * token, and neither the token nor a secret ever appears in `detail`.
+ */
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  customFetch,
+  decodeProtectedHeader,
+  errors as joseErrors,
+  jwtVerify,
+  type JWTVerifyGetKey,
+  type JWTVerifyOptions,
+  type ProtectedHeaderParameters,
+} from 'jose';
+import { type ParsedClaims, parseClaims } from '../core/claims';
+import type { RuntimeSettings, TokenAlgorithm } from '../core/config';
+import { LIMITS } from '../core/limits';
+import type { Logger } from '../shared/log';
+import type { SecretSource } from '../shared/secrets';
+import { type CachedToken, createClaimsCache } from './claims-cache';
+import { createHmacKeyring, type HmacKeySlot } from './hmac-keys';
+import type { TokenReason } from './reasons';
+
+export type { TokenReason } from './reasons';
+
+export type TokenResult =
+  | { ok: true; claims: ParsedClaims; payload: Record<string, unknown> }
+  | { ok: false; reason: TokenReason; detail: string };
+
+export interface TokenVerifierDeps {
+  secrets: SecretSource;
+  /** Milliseconds since the epoch; a test clock in tests. */
+  now?: () => number;
+  /** fetch used for `tokens.jwksUrl` (jose's customFetch); tests point it at a loopback server. */
+  jwksFetch?: typeof fetch;
+  logger?: Logger;
+  /** Verified tokens kept in memory. Default 10,000; 0 disables the cache. */
+  cacheMaxEntries?: number;
+  /** jose remote key set timings, ms. Defaults: cooldown 30 s, max age 10 min, timeout 5 s. */
+  jwksCooldownMs?: number;
+  jwksCacheMaxAgeMs?: number;
+  jwksTimeoutMs?: number;
+}
+
+export interface TokenVerifier {
+  verify(token: string): Promise<TokenResult>;
+}
+
+const BASE64URL_PART = /^[A-Za-z0-9_-]+$/;
+const ASYMMETRIC: readonly TokenAlgorithm[] = ['RS256', 'ES256', 'EdDSA'];
+const BEARER = /^bearer\s+/i;
+
+const fail = (reason: TokenReason, detail: string): TokenResult => ({ ok: false, reason, detail });
+/** Attacker-controlled header values are quoted and cut short before they reach a detail or a log. */
+const quote = (v: unknown): string => JSON.stringify(String(v).slice(0, 64));
+
+export function createTokenVerifier(tokens: RuntimeSettings['tokens'], deps: TokenVerifierDeps): TokenVerifier {
+  const now = deps.now ?? Date.now;
+  const allowed = new Set<string>(tokens.algorithms);
+  const keyring = createHmacKeyring(tokens.hs256Keys ?? [], deps.secrets);
+  const cache = createClaimsCache(deps.cacheMaxEntries ?? 10_000);
+  const tolerance = tokens.clockToleranceSeconds ?? 0;
+
+  const inlineKids = new Set((tokens.jwks ?? []).map((k) => k.kid).filter((k): k is string => typeof k === 'string'));
+  const localSet: JWTVerifyGetKey | undefined = tokens.jwks?.length ? createLocalJWKSet({ keys: tokens.jwks as never }) : undefined;
+  const remoteSet: JWTVerifyGetKey | undefined = tokens.jwksUrl
+    ? createRemoteJWKSet(new URL(tokens.jwksUrl), {
+        cooldownDuration: deps.jwksCooldownMs,
+        cacheMaxAge: deps.jwksCacheMaxAgeMs,
+        timeoutDuration: deps.jwksTimeoutMs,
+        ...(deps.jwksFetch ? { [customFetch]: deps.jwksFetch } : {}),
+      })
+    : undefined;
+
+  const baseOptions: Omit<JWTVerifyOptions, 'algorithms' | 'currentDate'> = {
+    issuer: tokens.issuer,
+    audience: tokens.audience,
+    clockTolerance: tolerance,
+    maxTokenAge: tokens.maxTokenAgeSeconds,
+    requiredClaims: ['exp'],
+  };
+
+  /** The instant (epoch s) after which jose would refuse this payload; the cache must not outlive it. */
+  function validUntil(payload: Record<string, unknown>): number {
+    let until = (payload.exp as number) + tolerance;
+    if (tokens.maxTokenAgeSeconds !== undefined && typeof payload.iat === 'number') {
+      until = Math.min(until, payload.iat + tokens.maxTokenAgeSeconds + tolerance);
+    }
+    return until;
+  }
+
+  async function verifyWith(token: string, key: CryptoKey | JWTVerifyGetKey, alg: string): Promise<Record<string, unknown>> {
+    const options: JWTVerifyOptions = { ...baseOptions, algorithms: [alg], currentDate: new Date(now()) };
+    const { payload } = await jwtVerify(token, key as JWTVerifyGetKey, options);
+    return payload as Record<string, unknown>;
+  }
+
+  /** HS256: the kid picks the slot; without a kid every configured slot is tried. */
+  async function verifyHmac(token: string, header: ProtectedHeaderParameters): Promise<TokenResult | { payload: Record<string, unknown>; hmac: CachedToken['hmac'] }> {
+    let candidates: readonly HmacKeySlot[];
+    if (header.kid !== undefined) {
+      const slot = typeof header.kid === 'string' ? keyring.slot(header.kid) : undefined;
+      if (!slot) {
+        if (typeof header.kid === 'string' && inlineKids.has(header.kid)) {
+          return fail('KEY_ALG_MISMATCH', `kid ${quote(header.kid)} is an asymmetric key; it cannot verify an HS256 token`);
+        }
+        return fail('KID_UNKNOWN', `kid ${quote(header.kid)} names no configured HS256 key`);
+      }
+      candidates = [slot];
+    } else {
+      candidates = keyring.slots();
+    }
+    if (candidates.length === 0) return fail('KID_UNKNOWN', 'no HS256 key is configured');
+    let unavailable = 0;
+    let lastError: unknown;
+    for (const slot of candidates) {
+      let resolved;
+      try {
+        resolved = await keyring.resolve(slot);
+      } catch (e) {
+        // A slot whose secret is not set yet (rotation in progress) must not block the other one.
+        unavailable++;
+        deps.logger?.error('token secret unavailable', { kid: slot.kid, parameterName: slot.parameterName, code: (e as { code?: string }).code });
+        continue;
+      }
+      try {
+        const payload = await verifyWith(token, resolved.key, 'HS256');
+        return { payload, hmac: { parameterName: slot.parameterName, secret: resolved.secret } };
+      } catch (e) {
+        if (e instanceof joseErrors.JWSSignatureVerificationFailed) {
+          lastError = e;
+          continue;
+        }
+        return mapJoseError(e);
+      }
+    }
+    if (unavailable === candidates.length) return fail('SECRET_UNAVAILABLE', 'the HS256 secret could not be read');
+    return mapJoseError(lastError);
+  }
+
+  async function verifyAsymmetric(token: string, header: ProtectedHeaderParameters, alg: string): Promise<TokenResult | { payload: Record<string, unknown> }> {
+    if (typeof header.kid === 'string' && keyring.has(header.kid) && !inlineKids.has(header.kid)) {
+      return fail('KEY_ALG_MISMATCH', `kid ${quote(header.kid)} is an HS256 secret; it cannot verify an ${alg} token`);
+    }
+    const sets = [localSet, remoteSet].filter((s): s is JWTVerifyGetKey => s !== undefined);
+    if (sets.length === 0) return fail('KID_UNKNOWN', `no public keys are configured for ${alg}`);
+    let last: TokenResult = fail('KID_UNKNOWN', `no configured public key matches kid ${quote(header.kid)} and alg ${alg}`);
+    for (const set of sets) {
+      try {
+        return { payload: await verifyWith(token, set, alg) };
+      } catch (e) {
+        last = mapJoseError(e, header);
+        // Inline keys first; a kid they do not hold may still be in the remote set.
+        if (last.ok === false && last.reason === 'KID_UNKNOWN') continue;
+        return last;
+      }
+    }
+    return last;
+  }
+
+  async function verifyFresh(token: string): Promise<TokenResult> {
+    const parts = token.split('.');
+    if (parts.length !== 3) return fail('TOKEN_MALFORMED', `a JWT has 3 dot-separated parts; this one has ${parts.length}`);
+    for (let i = 0; i < 3; i++) {
+      if (!BASE64URL_PART.test(parts[i])) return fail('TOKEN_MALFORMED', `part ${i + 1} of the JWT is empty or not base64url`);
+    }
+    let header: ProtectedHeaderParameters;
+    try {
+      header = decodeProtectedHeader(token);
+    } catch {
+      return fail('TOKEN_MALFORMED', 'the JWT header is not base64url-encoded JSON');
+    }
+    const alg = header.alg;
+    if (typeof alg !== 'string') return fail('TOKEN_MALFORMED', 'the JWT header has no alg');
+    if (alg.toLowerCase() === 'none') return fail('ALG_NONE', 'unsecured JWTs (alg none) are never accepted');
+    if (!allowed.has(alg)) return fail('ALG_NOT_ALLOWED', `alg ${quote(alg)} is not one of the allowed algorithms ${[...allowed].join(', ')}`);
+    if (header.crit !== undefined) return fail('TOKEN_MALFORMED', 'JWT header crit parameters are not supported');
+
+    const verified = alg === 'HS256' ? await verifyHmac(token, header) : (ASYMMETRIC as readonly string[]).includes(alg) ? await verifyAsymmetric(token, header, alg) : fail('ALG_NOT_ALLOWED', `alg ${quote(alg)} is not supported`);
+    if ('ok' in verified) return verified;
+
+    const parsed = parseClaims(verified.payload);
+    if (!parsed.ok) return fail(parsed.reason === 'EXP_MISSING' ? 'EXP_MISSING' : 'CLAIMS_INVALID', `${parsed.reason}: ${parsed.detail}`);
+    cache.set(token, {
+      claims: parsed.claims,
+      payload: verified.payload,
+      validUntilSec: validUntil(verified.payload),
+      hmac: 'hmac' in verified ? (verified.hmac as CachedToken['hmac']) : undefined,
+    });
+    return { ok: true, claims: parsed.claims, payload: verified.payload };
+  }
+
+  async function verify(input: string): Promise<TokenResult> {
+    try {
+      if (typeof input !== 'string' || input.length === 0) return fail('TOKEN_MISSING', 'no token was presented');
+      // The length check comes before anything else touches the token, the prefix strip included.
+      if (input.length > LIMITS.tokenMaxLength + 7) return fail('TOKEN_TOO_LONG', `the token is over ${LIMITS.tokenMaxLength} characters`);
+      const token = BEARER.test(input) ? input.replace(BEARER, '') : input;
+      if (token.length > LIMITS.tokenMaxLength) return fail('TOKEN_TOO_LONG', `the token is ${token.length} characters; at most ${LIMITS.tokenMaxLength} are allowed`);
+      if (token.length === 0) return fail('TOKEN_MISSING', 'no token was presented');
+
+      const hit = cache.get(token, Math.floor(now() / 1000));
+      if (hit) {
+        if (!hit.hmac) return { ok: true, claims: hit.claims, payload: hit.payload };
+        // The secret may have been rotated out since; a token it signed must stop working with it.
+        const current = await deps.secrets.get(hit.hmac.parameterName).catch(() => undefined);
+        if (current === hit.hmac.secret) return { ok: true, claims: hit.claims, payload: hit.payload };
+        cache.delete(token);
+      }
+      return await verifyFresh(token);
+    } catch (e) {
+      deps.logger?.error('token verification failed unexpectedly', { error: (e as Error)?.name ?? 'unknown' });
+      return fail('VERIFY_FAILED', 'the token could not be verified');
+    }
+  }
+
+  return { verify };
+}
+
+/** jose's error classes to Eventsock's reason codes. */
+function mapJoseError(e: unknown, header?: ProtectedHeaderParameters): TokenResult & { ok: false } {
+  const f = (reason: TokenReason, detail: string) => ({ ok: false as const, reason, detail });
+  if (e instanceof joseErrors.JWTExpired) {
+    if (e.claim === 'iat') return f('TOKEN_TOO_OLD', 'the token was issued longer ago than tokens.maxTokenAgeSeconds');
+    return f('TOKEN_EXPIRED', 'the token has expired (exp)');
+  }
+  if (e instanceof joseErrors.JWTClaimValidationFailed) {
+    switch (e.claim) {
+      case 'nbf':
+        return f('TOKEN_NOT_YET_VALID', 'the token is not valid yet (nbf)');
+      case 'iss':
+        return f('ISSUER_MISMATCH', e.reason === 'missing' ? 'the token has no iss claim' : 'the token iss is not the configured issuer');
+      case 'aud':
+        return f('AUDIENCE_MISMATCH', e.reason === 'missing' ? 'the token has no aud claim' : 'the token aud is not the configured audience');
+      case 'exp':
+        return f('EXP_MISSING', 'exp is required and must be a number');
+      case 'iat':
+        return f('TOKEN_TOO_OLD', e.reason === 'missing' ? 'iat is required when tokens.maxTokenAgeSeconds is set' : 'iat must be a number in the past');
+      default:
+        return f('CLAIMS_INVALID', `claim ${quote(e.claim)} is invalid`);
+    }
+  }
+  if (e instanceof joseErrors.JWSSignatureVerificationFailed) return f('SIGNATURE_INVALID', 'the signature does not verify');
+  if (e instanceof joseErrors.JOSEAlgNotAllowed) return f('ALG_NOT_ALLOWED', 'the algorithm is not allowed');
+  if (e instanceof joseErrors.JWKSNoMatchingKey) {
+    return f('KID_UNKNOWN', `no configured public key matches kid ${quote(header?.kid)} and alg ${quote(header?.alg)}`);
+  }
+  if (e instanceof joseErrors.JWKSMultipleMatchingKeys) return f('KID_UNKNOWN', 'several public keys match; give each key a distinct kid and the token a kid');
+  if (e instanceof joseErrors.JWKSTimeout) return f('JWKS_UNAVAILABLE', 'the JWKS URL did not answer in time');
+  if (e instanceof joseErrors.JWKSInvalid) return f('JWKS_UNAVAILABLE', 'the JWKS is malformed');
+  if (e instanceof joseErrors.JWTInvalid || e instanceof joseErrors.JWSInvalid) return f('TOKEN_MALFORMED', 'the JWT payload is not a JSON object or the JWS is malformed');
+  if (e instanceof joseErrors.JOSENotSupported) return f('TOKEN_MALFORMED', 'the token uses an unsupported header or key type');
+  if (e instanceof joseErrors.JOSEError) {
+    // Remote key set fetch failures (non-200, bad JSON) surface as plain JOSEError.
+    return f('JWKS_UNAVAILABLE', 'the JWKS could not be fetched');
+  }
+  if (e instanceof TypeError && /fetch/i.test(e.message)) return f('JWKS_UNAVAILABLE', 'the JWKS could not be fetched');
+  return f('VERIFY_FAILED', 'the token could not be verified');
+}
