@@ -32,7 +32,7 @@ const EVENT_NAME_MAX = 128;
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const HEX = '0123456789abcdef';
 // APPSYNC_JS has no counting for-loop; these index lists stand in for one.
-const TIME_DIGITS = [9, 8, 7, 6, 5, 4, 3, 2, 1, 0];
+const TIME_DIGITS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 const RANDOM_DIGITS_DESC = [15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0];
 const RANDOM_GROUPS = [0, 1, 2, 3];
 const GROUP_OFFSETS = [0, 1, 2, 3, 4];
@@ -119,7 +119,7 @@ function eventNameProblem(name) {
   if (typeof name !== 'string') return 'INVALID_EVENT: event must be a string';
   if (name.length === 0) return 'INVALID_EVENT: event must not be empty';
   if (name.length > EVENT_NAME_MAX) return `INVALID_EVENT: event is ${name.length} characters; at most ${EVENT_NAME_MAX} are allowed`;
-  for (const ch of name) {
+  for (const ch of name.split('')) {
     if (ch === '*' || ch < ' ') return "INVALID_EVENT: event must not contain '*' or control characters";
   }
   if (name.startsWith(RESERVED_PREFIX)) return `RESERVED_EVENT: event must not start with the reserved prefix '${RESERVED_PREFIX}'`;
@@ -179,13 +179,12 @@ function nextUlid(state) {
     state.time = state.time + 1;
     state.random = freshRandom();
   }
-  const timeChars = [];
+  let id = '';
   let t = state.time;
-  for (const i of TIME_DIGITS) {
-    timeChars[i] = CROCKFORD[t % 32];
+  for (const _ of TIME_DIGITS) {
+    id = CROCKFORD[t % 32] + id;
     t = Math.floor(t / 32);
   }
-  let id = timeChars.join('');
   for (const d of state.random) id = id + CROCKFORD[d];
   return id;
 }

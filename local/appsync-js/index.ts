@@ -4,6 +4,7 @@
  * `util`. The event API calls onPublish for every publish and onSubscribe for every
  * subscribe; see README.md for the `ctx` it must build.
  */
+import { randomUUID } from 'node:crypto';
 import vm from 'node:vm';
 import { transformSync } from 'esbuild';
 import { parseChannel } from '../../functions/core/channels';
@@ -42,6 +43,8 @@ export interface LoadOptions {
   log?: (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
   /** Longest one handler call may run before it is stopped. Default: 1000 ms. */
   timeoutMs?: number;
+  /** Source of util.autoId() (tests pin it). Default: crypto.randomUUID. */
+  autoId?: () => string;
   /** Name shown in stack traces and errors, e.g. the namespace. Default: `namespace-handlers`. */
   name?: string;
 }
@@ -92,7 +95,7 @@ export function loadNamespaceHandlers(code: string, opts: LoadOptions = {}): Nam
   const now = opts.now ?? Date.now;
   const log = opts.log ?? (() => undefined);
   let appended: AppendedError[] = [];
-  const util = createUtil({ now, appendError: (e) => {
+  const util = createUtil({ now, uuid: opts.autoId ?? randomUUID, appendError: (e) => {
     appended.push(e);
     log('error', `util.appendError: ${e.message}`);
   } });

@@ -4,7 +4,7 @@
  * util.unauthorized end the handler, as in the service: they throw a HandlerAbort
  * that the runtime catches; handler code cannot catch it (APPSYNC_JS has no try).
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { monotonicFactory } from 'ulid';
 
 export class HandlerAbort {
@@ -25,6 +25,8 @@ export interface AppendedError {
 
 export interface UtilOptions {
   now: () => number;
+  /** Source of util.autoId(). */
+  uuid: () => string;
   /** Receives util.appendError entries of the current invocation. */
   appendError: (e: AppendedError) => void;
 }
@@ -62,7 +64,7 @@ export function createUtil(opts: UtilOptions) {
   const isNull = (v: unknown) => v === null || v === undefined;
   const isEmpty = (v: unknown) => isNull(v) || ((typeof v === 'string' || Array.isArray(v)) && v.length === 0);
   return {
-    autoId: () => randomUUID(),
+    autoId: () => opts.uuid(),
     autoUlid: () => ulid(opts.now()),
     autoKsuid: () => ksuid(opts.now()),
     error(message: unknown, errorType?: unknown, data?: unknown): never {

@@ -5,7 +5,7 @@
 import { decodeTime } from 'ulid';
 import { parseChannel, parsePattern, patternMatches } from '../../functions/core/channels';
 import { resolveConfig } from '../../functions/core/config';
-import { namespaceHandlerSource } from '../../functions/namespace/code';
+import { namespaceHandlerCode, namespaceHandlerSource } from '../../functions/namespace/code';
 import { loadNamespaceHandlers, NamespaceHandlerError, type OutgoingEvent } from '../../local/appsync-js';
 import { IAM_IDENTITY, NOW, TEST_CONFIG, handlersFor, lambdaIdentity, publish, subscribe } from './helpers';
 
@@ -276,4 +276,44 @@ describe('onSubscribe', () => {
 
 test('the test config resolves (guards the fixtures themselves)', () => {
   expect(resolveConfig(TEST_CONFIG).namespaces.strict.allowWildcardSubscribe).toBe(false);
+});
+
+describe('ULID construction from util.autoId randomness', () => {
+  const code = () => namespaceHandlerCode(resolveConfig(TEST_CONFIG));
+  const anyName = lambdaIdentity({ publish: [['/chat/*', true]] });
+  const idsWith = (uuid: string, n: number) => {
+    const h = loadNamespaceHandlers(code(), { now: () => NOW, autoId: () => uuid });
+    return h.onPublish!(publish('/chat/r', anyName, Array.from({ length: n }, () => ({ event: 'x' })))).map((e) => (e.payload as { id: string }).id);
+  };
+  // The 48-bit time in Crockford base32, computed independently of the handler.
+  const timePart = (ms: number) => {
+    let s = '';
+    let t = ms;
+    for (let i = 0; i < 10; i++) {
+      s = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'[t % 32] + s;
+      t = Math.floor(t / 32);
+    }
+    return s;
+  };
+
+  test('the random part is drawn from the UUID once, then incremented within the batch', () => {
+    expect(idsWith('00000000-0000-4000-8000-000000000000', 3)).toEqual([
+      `${timePart(NOW)}0000000000000000`,
+      `${timePart(NOW)}0000000000000001`,
+      `${timePart(NOW)}0000000000000002`,
+    ]);
+  });
+
+  test("the UUID's fixed version and variant nibbles are not used as randomness", () => {
+    // Only the version (4) and variant (b) nibbles are set: the ULID's random part stays zero.
+    expect(idsWith('00000000-0000-4000-b000-000000000000', 1)[0].slice(10)).toBe('0000000000000000');
+    // 20 hex digits of all ones map to 16 base32 digits of all ones (80 bits).
+    expect(idsWith('ffffffff-ffff-4fff-bfff-ffffffffffff', 1)[0].slice(10)).toBe('ZZZZZZZZZZZZZZZZ');
+  });
+
+  test('an exhausted random part moves to the next millisecond instead of wrapping', () => {
+    const ids = idsWith('ffffffff-ffff-4fff-bfff-ffffffffffff', 2);
+    expect(ids).toEqual([`${timePart(NOW)}ZZZZZZZZZZZZZZZZ`, `${timePart(NOW + 1)}ZZZZZZZZZZZZZZZZ`]);
+    expect(decodeTime(ids[1])).toBe(NOW + 1);
+  });
 });
