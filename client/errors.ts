@@ -37,7 +37,9 @@ export type ClientErrorCode =
   /** close() was called. */
   | 'CLIENT_CLOSED'
   /** Bad arguments: too many events, too many subscriptions, an event over the size limit. */
-  | 'INVALID_ARGUMENT';
+  | 'INVALID_ARGUMENT'
+  /** A subscription handler threw (reported, delivery to others continues). */
+  | 'HANDLER_FAILED';
 
 export class EventsockClientError extends EventsockError {
   declare readonly code: ClientErrorCode | string;

@@ -1,0 +1,831 @@
+/**
+ * The Eventsock WebSocket client: one connection to an AppSync Events API (or the
+ * emulator), many subscriptions, publish over the socket.
+ *
+ * What it adds over a bare socket, each for a failure people meet in production:
+ * - a keep-alive watchdog from the ack's connectionTimeoutMs, reset by `ka` and `data`,
+ *   so a half-open TCP connection is noticed instead of going quiet forever;
+ * - reconnect with jittered exponential backoff, resubscribing with the same ids and
+ *   fresh authorization (token callback, refreshed IAM credentials);
+ * - after a reconnect, history catch-up from the last id seen, in id order, before
+ *   live messages, with duplicates dropped by id;
+ * - one refused subscription rejects that subscribe() alone;
+ * - echo control: drop the messages this client published itself.
+ */
+import { parseChannel } from '../functions/core/channels';
+import { utf8Length, type JsonValue } from '../functions/core/claims';
+import { isEnvelope, validateEventName, type Envelope } from '../functions/core/envelope';
+import { EventsockError } from '../functions/core/errors';
+import { LIMITS } from '../functions/core/limits';
+import { createAuthorizer, subprotocols, type AuthOption, type Authorizer, type TokenSource } from './auth';
+import { resolveEndpoint } from './endpoint';
+import { ConnectionError, EventsockClientError, PublishError, SubscribeError, describeServerErrors, type ClientErrorCode } from './errors';
+import { readHistorySince, type HistoryOptions } from './history';
+import { SeenIds, randomId } from './ids';
+import { WS_OPEN, type WebSocketConstructor, type WebSocketLike } from './websocket';
+
+export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+export interface ReconnectOptions {
+  /** First delay. Default: 500 ms. */
+  initialDelayMs: number;
+  /** Ceiling. Default: 30 s. */
+  maxDelayMs: number;
+  /** Growth per failed attempt. Default: 2. */
+  factor: number;
+  /** Give up after this many consecutive failed attempts. Default: Infinity. */
+  maxAttempts: number;
+}
+
+export interface ClientOptions {
+  /** AppSync HTTP endpoint or host, a custom domain, or the emulator's `http://127.0.0.1:PORT`. */
+  endpoint: string;
+  /** Connect authorization, and the default for subscribe and publish. */
+  auth: AuthOption;
+  /** The WebSocket class; the Node entry passes `ws`, browsers have their own. */
+  WebSocket?: WebSocketConstructor;
+  /** Override the realtime URL derived from `endpoint`. */
+  realtimeUrl?: string;
+  /** Catch up from the history API after a reconnect. Default: off unless configured. */
+  history?: HistoryOptions;
+  /** Deliver this client's own published messages back to it. Default: true. */
+  echo?: boolean;
+  /** Reconnect policy, or false to stay closed after a drop. */
+  reconnect?: Partial<ReconnectOptions> | false;
+  /** Watchdog timeout; default: what connection_ack announces (300 s on AppSync). */
+  connectionTimeoutMs?: number;
+  /** How long to wait for connection_ack. Default: 15 s. */
+  ackTimeoutMs?: number;
+  /** How long to wait for subscribe/publish/unsubscribe answers. Default: 15 s. */
+  requestTimeoutMs?: number;
+  /** Randomness for backoff jitter (tests pin it). */
+  random?: () => number;
+}
+
+/** An application event as a client publishes it; the namespace handler wraps it in an envelope. */
+export interface ClientEvent {
+  event: string;
+  data?: unknown;
+}
+
+export interface PublishResult {
+  successful: Array<{ identifier: string; index: number }>;
+  failed: Array<{ identifier?: string; index: number; code?: string; message?: string }>;
+}
+
+export type MessageHandler<D> = (message: Envelope<D>) => void;
+
+export interface Subscription<D = JsonValue> extends AsyncIterable<Envelope<D>> {
+  readonly id: string;
+  /** The normalised channel path. */
+  readonly channel: string;
+  /** Stops delivery and tells the server; resolves once the server answered (or the socket is gone). */
+  unsubscribe(): Promise<void>;
+}
+
+export interface SubscribeOptions {
+  /** Authorization for this subscription alone (e.g. a token with `subscribe` scope). */
+  auth?: AuthOption;
+}
+
+export interface EventsockClient {
+  readonly state: ConnectionState;
+  subscribe<D = JsonValue>(channel: string, handler?: MessageHandler<D>, opts?: SubscribeOptions): Promise<Subscription<D>>;
+  publish(channel: string, events: ClientEvent | ClientEvent[]): Promise<PublishResult>;
+  close(): Promise<void>;
+  on(type: 'state', listener: (state: ConnectionState) => void): () => void;
+  on(type: 'error', listener: (error: EventsockClientError) => void): () => void;
+}
+
+interface Pending {
+  resolve: (frame: Record<string, unknown>) => void;
+  reject: (e: EventsockClientError) => void;
+  timer: ReturnType<typeof setTimeout>;
+  kind: 'subscribe' | 'unsubscribe' | 'publish';
+}
+
+interface SubRecord {
+  id: string;
+  channel: string;
+  authorizer: Authorizer;
+  handler?: MessageHandler<unknown>;
+  /** Settles the subscribe() promise the first time the server answers. */
+  first?: { resolve: () => void; reject: (e: EventsockClientError) => void };
+  /** Has the server ever accepted this subscription? (Then a later success is a resubscribe.) */
+  accepted: boolean;
+  seen: SeenIds;
+  /** Highest id delivered per concrete channel: where a history catch-up starts. */
+  lastIds: Map<string, string>;
+  catchingUp: boolean;
+  catchUpAgain: boolean;
+  buffer: Envelope[];
+  queue: Envelope[];
+  waiters: Array<{ resolve: (r: IteratorResult<Envelope>) => void; reject: (e: unknown) => void }>;
+  iterating: boolean;
+  ended: boolean;
+  endError?: EventsockClientError;
+}
+
+const DEFAULT_RECONNECT: ReconnectOptions = { initialDelayMs: 500, maxDelayMs: 30_000, factor: 2, maxAttempts: Infinity };
+
+/** Opens a connection and resolves once the server acknowledged it. */
+export async function connect(opts: ClientOptions): Promise<EventsockClient> {
+  const client = new Client(opts);
+  await client.ready;
+  return client;
+}
+
+class Client implements EventsockClient {
+  state: ConnectionState = 'connecting';
+  readonly ready: Promise<void>;
+
+  private readonly endpoint;
+  private readonly WS: WebSocketConstructor;
+  private readonly connectAuth: Authorizer;
+  private readonly reconnect: ReconnectOptions | false;
+  private readonly random: () => number;
+  private readonly nonce = randomId(8);
+  private readonly echo: boolean;
+  private readonly ownPublished = new Map<string, { count: number; droppedBy: Map<string, number>; expires: number }>();
+  private readonly history?: HistoryOptions & { token: TokenSource };
+  private readonly ackTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
+
+  private ws?: WebSocketLike;
+  private generation = 0;
+  private attempt = 0;
+  private everConnected = false;
+  private closedByUser = false;
+  private readyHandlers?: { resolve: () => void; reject: (e: EventsockClientError) => void };
+  private connectedWaiters: Array<{ resolve: () => void; reject: (e: EventsockClientError) => void }> = [];
+  private readonly subs = new Map<string, SubRecord>();
+  private readonly pending = new Map<string, Pending>();
+  private readonly listeners = { state: new Set<(s: ConnectionState) => void>(), error: new Set<(e: EventsockClientError) => void>() };
+  private ackTimer?: ReturnType<typeof setTimeout>;
+  private watchdog?: ReturnType<typeof setTimeout>;
+  private watchdogMs: number = LIMITS.connectionTimeoutMs;
+  private lastActivity = 0;
+  private reconnectTimer?: ReturnType<typeof setTimeout>;
+
+  constructor(private readonly opts: ClientOptions) {
+    this.endpoint = resolveEndpoint(opts.endpoint, { realtimeUrl: opts.realtimeUrl });
+    const WS = opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (!WS) throw new EventsockClientError('INVALID_ARGUMENT', 'no WebSocket implementation: pass options.WebSocket (the Node entry passes ws)', { field: 'WebSocket' });
+    this.WS = WS;
+    this.connectAuth = createAuthorizer(opts.auth, this.endpoint.httpHost, { region: this.endpoint.region });
+    this.reconnect = opts.reconnect === false ? false : { ...DEFAULT_RECONNECT, ...opts.reconnect };
+    this.random = opts.random ?? Math.random;
+    this.echo = opts.echo ?? true;
+    this.ackTimeoutMs = opts.ackTimeoutMs ?? 15_000;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 15_000;
+    if (opts.history) {
+      const token = opts.history.token ?? (opts.auth.type === 'token' ? opts.auth.token : undefined);
+      if (token === undefined) {
+        throw new EventsockClientError('INVALID_ARGUMENT', 'history.token is required unless auth is a token (the history API takes a Bearer JWT)', { field: 'history.token' });
+      }
+      this.history = { ...opts.history, token };
+    }
+    this.ready = new Promise((resolve, reject) => {
+      this.readyHandlers = { resolve, reject };
+    });
+    // Unhandled if connect() is not awaited; the error still reaches 'error' listeners.
+    this.ready.catch(() => undefined);
+    void this.open();
+  }
+
+  on(type: 'state' | 'error', listener: ((s: ConnectionState) => void) | ((e: EventsockClientError) => void)): () => void {
+    const set = this.listeners[type] as Set<typeof listener>;
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  // ---- connection ---------------------------------------------------------
+
+  private setState(s: ConnectionState): void {
+    if (this.state === s) return;
+    this.state = s;
+    for (const l of this.listeners.state) l(s);
+  }
+
+  private emitError(e: EventsockClientError): void {
+    for (const l of this.listeners.error) {
+      try {
+        l(e);
+      } catch {
+        // A listener that throws must not break delivery to the others.
+      }
+    }
+  }
+
+  private async open(): Promise<void> {
+    const gen = ++this.generation;
+    this.setState(this.everConnected ? 'reconnecting' : 'connecting');
+    let protocols: string[];
+    try {
+      protocols = subprotocols(await this.connectAuth.authorize({ kind: 'connect' }));
+    } catch (e) {
+      this.connectFailed(gen, asClientError(e, 'INVALID_AUTH'));
+      return;
+    }
+    if (gen !== this.generation || this.closedByUser) return;
+    let ws: WebSocketLike;
+    try {
+      ws = new this.WS(this.endpoint.realtimeUrl, protocols);
+    } catch (e) {
+      this.connectFailed(gen, new ConnectionError('CONNECTION_LOST', `could not open ${this.endpoint.realtimeUrl}: ${(e as Error)?.message ?? String(e)}`));
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      if (gen !== this.generation) return;
+      ws.send(JSON.stringify({ type: 'connection_init' }));
+      this.ackTimer = setTimeout(() => {
+        if (gen !== this.generation) return;
+        this.dropSocket(new ConnectionError('TIMEOUT', `no connection_ack within ${this.ackTimeoutMs} ms`));
+      }, this.ackTimeoutMs);
+    };
+    ws.onmessage = (ev) => {
+      if (gen !== this.generation) return;
+      this.onFrame(ev.data);
+    };
+    ws.onerror = () => {
+      // A close event always follows; the reason is reported there.
+    };
+    ws.onclose = (ev) => {
+      if (gen !== this.generation) return;
+      this.onSocketClosed(new ConnectionError('CONNECTION_LOST', `connection closed (code ${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`));
+    };
+  }
+
+  /** The first connect failing rejects connect(); later failures back off and retry. */
+  private connectFailed(gen: number, err: EventsockClientError): void {
+    if (gen !== this.generation || this.closedByUser) return;
+    if (!this.everConnected) {
+      this.shutdown(err);
+      return;
+    }
+    this.emitError(err);
+    this.scheduleReconnect();
+  }
+
+  private dropSocket(err: EventsockClientError): void {
+    const ws = this.ws;
+    this.onSocketClosed(err);
+    try {
+      ws?.close(4000, err.code);
+    } catch {
+      // Already closing.
+    }
+  }
+
+  private onSocketClosed(err: EventsockClientError): void {
+    this.generation++; // later events from this socket are ignored
+    this.ws = undefined;
+    this.clearTimers();
+    // Publishes in flight are lost with the socket: the caller decides whether to retry.
+    // Subscribes are resent on the next connection; unsubscribes are moot.
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      this.pending.delete(id);
+      if (p.kind === 'unsubscribe') p.resolve({});
+      else p.reject(new EventsockClientError('CONNECTION_LOST', `the connection closed before the ${p.kind} was answered (${err.message})`));
+    }
+    if (this.closedByUser) return;
+    if (!this.everConnected) {
+      this.shutdown(err);
+      return;
+    }
+    this.emitError(err);
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closedByUser) return;
+    const r = this.reconnect;
+    if (!r || this.attempt >= r.maxAttempts) {
+      this.shutdown(new ConnectionError('CONNECTION_LOST', r ? `gave up after ${this.attempt} reconnect attempts` : 'connection lost and reconnect is off'));
+      return;
+    }
+    const base = Math.min(r.maxDelayMs, r.initialDelayMs * Math.pow(r.factor, this.attempt));
+    // Equal jitter: at least half the backoff, so a fleet that lost one server does not return in one wave.
+    const delay = base / 2 + this.random() * (base / 2);
+    this.attempt++;
+    this.setState('reconnecting');
+    this.reconnectTimer = setTimeout(() => void this.open(), delay);
+  }
+
+  private clearTimers(): void {
+    clearTimeout(this.ackTimer);
+    clearTimeout(this.watchdog);
+    this.watchdog = undefined;
+  }
+
+  private touch(): void {
+    this.lastActivity = Date.now();
+    if (this.watchdog) return;
+    const check = () => {
+      const idle = Date.now() - this.lastActivity;
+      if (idle >= this.watchdogMs) {
+        this.watchdog = undefined;
+        this.dropSocket(new ConnectionError('KEEPALIVE_LOST', `no keep-alive or data for ${this.watchdogMs} ms`));
+        return;
+      }
+      this.watchdog = setTimeout(check, this.watchdogMs - idle);
+    };
+    this.watchdog = setTimeout(check, this.watchdogMs);
+  }
+
+  private onAck(frame: Record<string, unknown>): void {
+    clearTimeout(this.ackTimer);
+    const announced = typeof frame.connectionTimeoutMs === 'number' && frame.connectionTimeoutMs > 0 ? frame.connectionTimeoutMs : LIMITS.connectionTimeoutMs;
+    this.watchdogMs = this.opts.connectionTimeoutMs ?? announced;
+    this.touch();
+    this.attempt = 0;
+    const first = !this.everConnected;
+    this.everConnected = true;
+    this.setState('connected');
+    if (first) this.readyHandlers?.resolve();
+    for (const w of this.connectedWaiters.splice(0)) w.resolve();
+    for (const sub of this.subs.values()) void this.sendSubscribe(sub);
+  }
+
+  // ---- frames -------------------------------------------------------------
+
+  private onFrame(raw: unknown): void {
+    let frame: Record<string, unknown>;
+    try {
+      frame = JSON.parse(String(raw));
+    } catch {
+      this.emitError(new EventsockClientError('INVALID_FRAME', `the server sent a frame that is not JSON (${String(raw).length} characters)`));
+      return;
+    }
+    if (typeof frame !== 'object' || frame === null) return;
+    const id = typeof frame.id === 'string' ? frame.id : undefined;
+    switch (frame.type) {
+      case 'connection_ack':
+        this.onAck(frame);
+        return;
+      case 'ka':
+        this.touch();
+        return;
+      case 'connection_error': {
+        const { list, text } = describeServerErrors(frame.errors);
+        const err = new ConnectionError('CONNECTION_REFUSED', `connection refused: ${text}`, list);
+        if (!this.everConnected) {
+          this.shutdown(err);
+          return;
+        }
+        this.dropSocket(err);
+        return;
+      }
+      case 'data':
+        this.touch();
+        if (id) this.onData(id, frame.event);
+        return;
+      case 'subscribe_success':
+      case 'unsubscribe_success':
+      case 'publish_success':
+        if (id) this.settle(id, frame);
+        return;
+      case 'subscribe_error':
+      case 'unsubscribe_error':
+      case 'publish_error':
+      case 'error': {
+        const { list, text } = describeServerErrors(frame.errors);
+        const p = id ? this.pending.get(id) : undefined;
+        if (!p) {
+          this.emitError(new EventsockClientError('INVALID_FRAME', `server error: ${text}`, { errors: list }));
+          return;
+        }
+        if (p.kind === 'unsubscribe') {
+          // An unknown id means the server no longer has it: that is what we wanted.
+          this.settle(id!, frame);
+          return;
+        }
+        this.pending.delete(id!);
+        clearTimeout(p.timer);
+        p.reject(new EventsockClientError(p.kind === 'subscribe' ? 'SUBSCRIBE_REFUSED' : 'PUBLISH_REFUSED', text, { errors: list }));
+        return;
+      }
+      default:
+        // Unknown frame types are tolerated, as the service tolerates ours.
+        return;
+    }
+  }
+
+  private settle(id: string, frame: Record<string, unknown>): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    clearTimeout(p.timer);
+    p.resolve(frame);
+  }
+
+  private request(kind: Pending['kind'], id: string, frame: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WS_OPEN || this.state !== 'connected') {
+      return Promise.reject(new EventsockClientError('CONNECTION_LOST', `not connected (state ${this.state})`));
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new EventsockClientError('TIMEOUT', `no answer to ${kind} within ${this.requestTimeoutMs} ms`));
+      }, this.requestTimeoutMs);
+      this.pending.set(id, { kind, resolve, reject, timer });
+      ws.send(JSON.stringify(frame));
+    });
+  }
+
+  // ---- subscriptions ------------------------------------------------------
+
+  subscribe<D = JsonValue>(channel: string, handler?: MessageHandler<D>, opts: SubscribeOptions = {}): Promise<Subscription<D>> {
+    if (this.state === 'closed') return Promise.reject(new EventsockClientError('CLIENT_CLOSED', 'the client is closed'));
+    let path: string;
+    let authorizer: Authorizer;
+    try {
+      path = parseChannel(channel, { allowWildcard: true }).path;
+      authorizer = opts.auth ? createAuthorizer(opts.auth, this.endpoint.httpHost, { region: this.endpoint.region }) : this.connectAuth;
+    } catch (e) {
+      return Promise.reject(asClientError(e, 'INVALID_ARGUMENT'));
+    }
+    if (this.subs.size >= LIMITS.subscriptionsPerConnection) {
+      return Promise.reject(
+        new EventsockClientError('INVALID_ARGUMENT', `a connection holds at most ${LIMITS.subscriptionsPerConnection} subscriptions`, { field: 'channel', limit: LIMITS.subscriptionsPerConnection }),
+      );
+    }
+    const sub: SubRecord = {
+      id: randomId(),
+      channel: path,
+      authorizer,
+      handler: handler as MessageHandler<unknown> | undefined,
+      accepted: false,
+      seen: new SeenIds(),
+      lastIds: new Map(),
+      catchingUp: false,
+      catchUpAgain: false,
+      buffer: [],
+      queue: [],
+      waiters: [],
+      iterating: !handler,
+      ended: false,
+    };
+    const done = new Promise<void>((resolve, reject) => {
+      sub.first = { resolve, reject };
+    });
+    this.subs.set(sub.id, sub);
+    if (this.state === 'connected') void this.sendSubscribe(sub);
+    return done.then(() => this.handle<D>(sub));
+  }
+
+  private async sendSubscribe(sub: SubRecord): Promise<void> {
+    const gen = this.generation;
+    if (this.pending.has(sub.id)) return;
+    let authorization: Record<string, string>;
+    try {
+      authorization = await sub.authorizer.authorize({ kind: 'subscribe', channel: sub.channel });
+    } catch (e) {
+      this.subscribeRefused(sub, asClientError(e, 'INVALID_AUTH'));
+      return;
+    }
+    if (gen !== this.generation || !this.subs.has(sub.id) || this.pending.has(sub.id)) return;
+    let frame: Record<string, unknown>;
+    try {
+      frame = await this.request('subscribe', sub.id, { type: 'subscribe', id: sub.id, channel: sub.channel, authorization });
+    } catch (e) {
+      // A drop during the subscribe is retried on the next connection.
+      if (gen !== this.generation && !this.closedByUser) return;
+      this.subscribeRefused(sub, asClientError(e, 'SUBSCRIBE_REFUSED'));
+      return;
+    }
+    if (!this.subs.has(sub.id) || frame.type !== 'subscribe_success') return;
+    const resubscribed = sub.accepted;
+    sub.accepted = true;
+    if (sub.first) {
+      sub.first.resolve();
+      sub.first = undefined;
+    }
+    if (resubscribed && this.history && sub.lastIds.size > 0) void this.catchUp(sub);
+  }
+
+  /** A refused subscription ends alone; the connection and the other subscriptions carry on. */
+  private subscribeRefused(sub: SubRecord, cause: EventsockClientError): void {
+    if (!this.subs.has(sub.id)) return;
+    const err = new SubscribeError(
+      cause.code as ClientErrorCode,
+      `subscribe to ${sub.channel} refused: ${cause.message}`,
+      sub.channel,
+      cause.errors,
+    );
+    this.subs.delete(sub.id);
+    if (sub.first) {
+      sub.first.reject(err);
+      sub.first = undefined;
+      return;
+    }
+    this.emitError(err);
+    this.endSub(sub, err);
+  }
+
+  private handle<D>(sub: SubRecord): Subscription<D> {
+    const client = this;
+    return {
+      id: sub.id,
+      channel: sub.channel,
+      unsubscribe: () => client.unsubscribe(sub),
+      [Symbol.asyncIterator](): AsyncIterator<Envelope<D>> {
+        sub.iterating = true;
+        return {
+          next(): Promise<IteratorResult<Envelope<D>>> {
+            const v = sub.queue.shift();
+            if (v) return Promise.resolve({ value: v as Envelope<D>, done: false });
+            if (sub.ended) return sub.endError ? Promise.reject(sub.endError) : Promise.resolve({ value: undefined, done: true });
+            return new Promise((resolve, reject) => sub.waiters.push({ resolve: resolve as (r: IteratorResult<Envelope>) => void, reject }));
+          },
+          async return(): Promise<IteratorResult<Envelope<D>>> {
+            await client.unsubscribe(sub);
+            return { value: undefined, done: true };
+          },
+        };
+      },
+    };
+  }
+
+  private async unsubscribe(sub: SubRecord): Promise<void> {
+    if (!this.subs.delete(sub.id)) return;
+    this.endSub(sub);
+    const p = this.pending.get(sub.id);
+    if (p) {
+      clearTimeout(p.timer);
+      this.pending.delete(sub.id);
+    }
+    if (this.state !== 'connected' || !sub.accepted) return;
+    try {
+      await this.request('unsubscribe', sub.id, { type: 'unsubscribe', id: sub.id });
+    } catch {
+      // The subscription is gone on our side; a lost answer changes nothing for the caller.
+    }
+  }
+
+  private endSub(sub: SubRecord, err?: EventsockClientError): void {
+    if (sub.ended) return;
+    sub.ended = true;
+    sub.endError = err;
+    for (const w of sub.waiters.splice(0)) {
+      if (err) w.reject(err);
+      else w.resolve({ value: undefined, done: true });
+    }
+  }
+
+  private onData(id: string, event: unknown): void {
+    const sub = this.subs.get(id);
+    if (!sub) return;
+    let parsed: unknown;
+    try {
+      parsed = typeof event === 'string' ? JSON.parse(event) : event;
+    } catch {
+      this.emitError(new EventsockClientError('INVALID_FRAME', `a data frame for ${sub.channel} carried an event that is not JSON`, { channel: sub.channel }));
+      return;
+    }
+    if (!isEnvelope(parsed)) {
+      this.emitError(new EventsockClientError('INVALID_FRAME', `a data frame for ${sub.channel} carried an event that is not an Eventsock envelope`, { channel: sub.channel }));
+      return;
+    }
+    const env = parsed as Envelope;
+    if (sub.seen.has(env.id)) return;
+    if (this.isOwnEcho(sub, env)) {
+      sub.seen.add(env.id);
+      return;
+    }
+    if (sub.catchingUp) {
+      sub.buffer.push(env);
+      return;
+    }
+    this.deliver(sub, env);
+  }
+
+  private deliver(sub: SubRecord, env: Envelope): void {
+    if (sub.seen.has(env.id) || sub.ended) return;
+    sub.seen.add(env.id);
+    const last = sub.lastIds.get(env.channel);
+    if (!last || env.id > last) sub.lastIds.set(env.channel, env.id);
+    if (sub.handler) {
+      try {
+        sub.handler(env);
+      } catch (e) {
+        this.emitError(new EventsockClientError('HANDLER_FAILED', `the handler for ${sub.channel} threw: ${(e as Error)?.message ?? String(e)}`, { channel: sub.channel }));
+      }
+    }
+    if (sub.iterating) {
+      const w = sub.waiters.shift();
+      if (w) w.resolve({ value: env, done: false });
+      else sub.queue.push(env);
+    }
+  }
+
+  /** Delivers what the drop made us miss, in id order, then what arrived live meanwhile. */
+  private async catchUp(sub: SubRecord): Promise<void> {
+    if (sub.catchingUp) {
+      sub.catchUpAgain = true;
+      return;
+    }
+    sub.catchingUp = true;
+    try {
+      do {
+        sub.catchUpAgain = false;
+        for (const [channel, after] of [...sub.lastIds]) {
+          try {
+            const { items, truncated } = await readHistorySince(this.history!, channel, after);
+            for (const env of items) {
+              if (sub.seen.has(env.id)) continue;
+              if (this.isOwnEcho(sub, env)) sub.seen.add(env.id);
+              else this.deliver(sub, env);
+            }
+            if (truncated) {
+              this.emitError(new EventsockClientError('HISTORY_FAILED', `more than ${items.length} messages were missed on ${channel}; delivered the first ${items.length}`, { channel }));
+            }
+          } catch (e) {
+            this.emitError(asClientError(e, 'HISTORY_FAILED'));
+          }
+        }
+      } while (sub.catchUpAgain);
+    } finally {
+      sub.catchingUp = false;
+      for (const env of sub.buffer.splice(0)) this.deliver(sub, env);
+    }
+  }
+
+  /**
+   * Is this envelope one this client published (and echo is off)? The nonce is
+   * removed either way: it is the client's business, not the application's.
+   * When the namespace handler did not carry the nonce into the envelope, fall
+   * back to matching what we published (channel, event, data) within a minute,
+   * once per subscription: identical messages are indistinguishable anyway.
+   */
+  private isOwnEcho(sub: SubRecord, env: Envelope): boolean {
+    const e = env as Envelope & { nonce?: unknown };
+    if (e.nonce !== undefined) {
+      const own = e.nonce === this.nonce;
+      delete e.nonce;
+      return own && !this.echo;
+    }
+    if (this.echo || this.ownPublished.size === 0) return false;
+    const now = Date.now();
+    for (const [k, r] of this.ownPublished) if (r.expires < now) this.ownPublished.delete(k);
+    const rec = this.ownPublished.get(echoKey(env.channel, env.event, env.data));
+    if (!rec) return false;
+    const dropped = rec.droppedBy.get(sub.id) ?? 0;
+    if (dropped >= rec.count) return false;
+    rec.droppedBy.set(sub.id, dropped + 1);
+    return true;
+  }
+
+  private rememberOwn(keys: string[], delta: 1 | -1): void {
+    for (const k of keys) {
+      const rec = this.ownPublished.get(k) ?? { count: 0, droppedBy: new Map<string, number>(), expires: 0 };
+      rec.count += delta;
+      rec.expires = Date.now() + 60_000;
+      if (rec.count <= 0) this.ownPublished.delete(k);
+      else this.ownPublished.set(k, rec);
+    }
+  }
+
+  // ---- publish ------------------------------------------------------------
+
+  async publish(channel: string, events: ClientEvent | ClientEvent[]): Promise<PublishResult> {
+    if (this.state === 'closed') throw new EventsockClientError('CLIENT_CLOSED', 'the client is closed');
+    let path: string;
+    try {
+      path = parseChannel(channel, { field: 'channel' }).path;
+    } catch (e) {
+      throw asClientError(e, 'INVALID_ARGUMENT');
+    }
+    const list = Array.isArray(events) ? events : [events];
+    if (list.length === 0 || list.length > LIMITS.eventsPerPublish) {
+      throw new EventsockClientError('INVALID_ARGUMENT', `a publish carries 1 to ${LIMITS.eventsPerPublish} events (got ${list.length})`, { field: 'events', limit: LIMITS.eventsPerPublish });
+    }
+    const payloads = list.map((e, i) => {
+      const field = `events[${i}]`;
+      if (!e || typeof e !== 'object') throw new EventsockClientError('INVALID_ARGUMENT', `${field} must be { event, data? }`, { field });
+      try {
+        validateEventName(e.event, { field: `${field}.event` });
+      } catch (err) {
+        throw asClientError(err, 'INVALID_ARGUMENT');
+      }
+      const body: Record<string, unknown> = { event: e.event, data: e.data ?? null };
+      // The nonce rides along so this client can recognise (and, with echo off, drop) its own messages.
+      body.nonce = this.nonce;
+      let text: string;
+      try {
+        text = JSON.stringify(body);
+      } catch {
+        throw new EventsockClientError('INVALID_ARGUMENT', `${field}.data must be JSON-serialisable`, { field: `${field}.data` });
+      }
+      const bytes = utf8Length(text);
+      if (bytes > LIMITS.eventMaxBytes) {
+        throw new EventsockClientError('INVALID_ARGUMENT', `${field} is ${bytes} bytes serialized; at most ${LIMITS.eventMaxBytes} are allowed`, { field, limit: LIMITS.eventMaxBytes });
+      }
+      return text;
+    });
+    await this.whenConnected();
+    const id = randomId();
+    let authorization: Record<string, string>;
+    try {
+      authorization = await this.connectAuth.authorize({ kind: 'publish', channel: path, events: payloads });
+    } catch (e) {
+      throw asClientError(e, 'INVALID_AUTH');
+    }
+    // Echoes can arrive before publish_success, so remember them before sending.
+    const keys = this.echo ? [] : list.map((e) => echoKey(path, e.event, e.data ?? null));
+    this.rememberOwn(keys, 1);
+    let frame: Record<string, unknown>;
+    try {
+      frame = await this.request('publish', id, { type: 'publish', id, channel: path, events: payloads, authorization });
+    } catch (e) {
+      this.rememberOwn(keys, -1);
+      const c = asClientError(e, 'PUBLISH_REFUSED');
+      throw new PublishError(c.code as ClientErrorCode, `publish to ${path} failed: ${c.message}`, path, c.errors);
+    }
+    return {
+      successful: Array.isArray(frame.successful) ? (frame.successful as PublishResult['successful']) : [],
+      failed: Array.isArray(frame.failed) ? (frame.failed as PublishResult['failed']) : [],
+    };
+  }
+
+  private whenConnected(): Promise<void> {
+    if (this.state === 'connected') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const w = { resolve: () => (clearTimeout(timer), resolve()), reject: (e: EventsockClientError) => (clearTimeout(timer), reject(e)) };
+      const timer = setTimeout(() => {
+        this.connectedWaiters = this.connectedWaiters.filter((x) => x !== w);
+        reject(new EventsockClientError('TIMEOUT', `not connected within ${this.requestTimeoutMs} ms (state ${this.state})`));
+      }, this.requestTimeoutMs);
+      this.connectedWaiters.push(w);
+    });
+  }
+
+  // ---- close --------------------------------------------------------------
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    const ws = this.ws;
+    this.shutdown(new EventsockClientError('CLIENT_CLOSED', 'the client was closed'), true);
+    if (ws && ws.readyState <= WS_OPEN) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 1000);
+        ws.onclose = () => {
+          clearTimeout(t);
+          resolve();
+        };
+        try {
+          ws.close(1000, 'client closed');
+        } catch {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+    }
+  }
+
+  /** Ends everything: pending operations fail with `err`, subscriptions end, state becomes closed. */
+  private shutdown(err: EventsockClientError, byUser = false): void {
+    this.closedByUser = true;
+    this.generation++;
+    clearTimeout(this.reconnectTimer);
+    this.clearTimers();
+    const ws = this.ws;
+    this.ws = undefined;
+    if (ws && !byUser) {
+      try {
+        ws.close(1000);
+      } catch {
+        // Already closed.
+      }
+    }
+    this.readyHandlers?.reject(err);
+    for (const w of this.connectedWaiters.splice(0)) w.reject(err);
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      this.pending.delete(id);
+      if (p.kind === 'unsubscribe') p.resolve({});
+      else p.reject(err);
+    }
+    for (const sub of this.subs.values()) {
+      sub.first?.reject(err);
+      sub.first = undefined;
+      this.endSub(sub, byUser ? undefined : err);
+    }
+    this.subs.clear();
+    if (!byUser && this.everConnected) this.emitError(err);
+    this.setState('closed');
+  }
+}
+
+function echoKey(channel: string, event: string, data: unknown): string {
+  return `${channel}\n${event}\n${JSON.stringify(data ?? null)}`;
+}
+
+function asClientError(e: unknown, fallback: ClientErrorCode): EventsockClientError {
+  if (e instanceof EventsockClientError) return e;
+  if (e instanceof EventsockError) return new EventsockClientError(e.code, e.message, { field: e.field, limit: e.limit });
+  return new EventsockClientError(fallback, (e as Error)?.message ?? String(e));
+}

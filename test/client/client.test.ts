@@ -1,0 +1,277 @@
+import { connect, type EventsockClient, type Subscription } from '../../client/node';
+import type { Envelope } from '../../functions/core/envelope';
+import { EventsockClientError } from '../../client/errors';
+import { verifyEventAuthorization } from '../../local/sigv4-verify';
+import { startScriptedServer, type ScriptedServer } from './support/scripted-server';
+import { waitFor } from './support/wait';
+
+let server: ScriptedServer;
+const clients: EventsockClient[] = [];
+const fast = { reconnect: { initialDelayMs: 20, maxDelayMs: 50 } };
+
+beforeEach(async () => {
+  server = await startScriptedServer();
+});
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  await server.close();
+});
+
+async function open(extra: Partial<Parameters<typeof connect>[0]> = {}): Promise<EventsockClient> {
+  const c = await connect({ endpoint: server.url, auth: { type: 'token', token: 'tok' }, ...fast, ...extra });
+  clients.push(c);
+  return c;
+}
+
+const decodeHeader = (p: string) => JSON.parse(Buffer.from(p.slice('header-'.length), 'base64url').toString('utf8'));
+
+describe('connect and subscribe', () => {
+  it('offers the AppSync subprotocol and the header- authorization, then delivers envelopes', async () => {
+    const c = await open();
+    const got: Envelope[] = [];
+    await c.subscribe('default/room', (m) => got.push(m));
+    expect(server.protocols[0][0]).toBe('aws-appsync-event-ws');
+    expect(decodeHeader(server.protocols[0][1])).toEqual({ host: `127.0.0.1:${server.port}`, Authorization: 'tok' });
+    const sent = server.frames.find((f) => f.type === 'subscribe')!;
+    expect(sent).toMatchObject({ channel: '/default/room', authorization: { host: `127.0.0.1:${server.port}`, Authorization: 'tok' } });
+    const env = server.publish('/default/room', 'chat.message', { text: 'hi' });
+    await waitFor(() => got.length === 1);
+    expect(got[0]).toEqual(env);
+    expect(c.state).toBe('connected');
+  });
+
+  it('an async-iterator subscription yields messages in order and ends on unsubscribe', async () => {
+    const c = await open();
+    const sub = await c.subscribe<{ n: number }>('/default/it');
+    server.publish('/default/it', 'e', { n: 1 });
+    server.publish('/default/it', 'e', { n: 2 });
+    const seen: number[] = [];
+    for await (const m of sub) {
+      seen.push(m.data!.n);
+      if (seen.length === 2) break; // return() unsubscribes
+    }
+    expect(seen).toEqual([1, 2]);
+    await waitFor(() => server.frames.some((f) => f.type === 'unsubscribe' && f.id === sub.id), 'unsubscribe frame');
+  });
+
+  it('unsubscribe stops delivery to that handler only', async () => {
+    const c = await open();
+    const a: Envelope[] = [];
+    const b: Envelope[] = [];
+    const subA = await c.subscribe('/default/x', (m) => a.push(m));
+    await c.subscribe('/default/x', (m) => b.push(m));
+    await subA.unsubscribe();
+    server.publish('/default/x', 'e', 1);
+    await waitFor(() => b.length === 1);
+    expect(a).toHaveLength(0);
+  });
+
+  it('one refused subscription rejects alone; the others keep receiving', async () => {
+    const c = await open();
+    server.refuseChannels.add('/default/secret');
+    const ok: Envelope[] = [];
+    await c.subscribe('/default/open', (m) => ok.push(m));
+    const refused = await c.subscribe('/default/secret', () => undefined).catch((e) => e);
+    expect(refused).toBeInstanceOf(EventsockClientError);
+    expect(refused).toMatchObject({ name: 'SubscribeError', code: 'SUBSCRIBE_REFUSED', errorType: 'UnauthorizedException', channel: '/default/secret' });
+    expect(refused.message).not.toContain('tok');
+    server.publish('/default/open', 'e', 'still here');
+    await waitFor(() => ok.length === 1);
+    expect(c.state).toBe('connected');
+  });
+
+  it('bad arguments are refused before anything is sent, naming the field and limit', async () => {
+    const c = await open();
+    await expect(c.subscribe('/default/a/*/b', () => undefined)).rejects.toMatchObject({ code: 'INVALID_CHANNEL', field: 'channel' });
+    await expect(c.publish('/default/a', Array.from({ length: 6 }, () => ({ event: 'e' })))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'events', limit: 5 });
+    await expect(c.publish('/default/a', { event: 'eventsock.x' })).rejects.toMatchObject({ code: 'RESERVED_EVENT', field: 'events[0].event' });
+    await expect(c.publish('/default/*', { event: 'e' })).rejects.toMatchObject({ code: 'INVALID_CHANNEL' });
+    await expect(c.publish('/default/a', { event: 'e', data: 'x'.repeat(250 * 1024) })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'events[0]', limit: 240 * 1024 });
+    expect(server.frames.filter((f) => f.type === 'publish')).toHaveLength(0);
+  });
+});
+
+describe('connection failures', () => {
+  it('connection_error on the first connect rejects connect() with the server error type', async () => {
+    server.refuseConnect = true;
+    const err = await connect({ endpoint: server.url, auth: { type: 'apiKey', apiKey: 'da2-secret' }, ...fast }).catch((e) => e);
+    expect(err).toMatchObject({ name: 'ConnectionError', code: 'CONNECTION_REFUSED', errorType: 'UnauthorizedException', errorCode: 401 });
+    expect(err.message).not.toContain('da2-secret');
+  });
+
+  it('a port with nothing listening rejects connect() instead of retrying forever', async () => {
+    const port = server.port;
+    await server.close();
+    await expect(connect({ endpoint: `http://127.0.0.1:${port}`, auth: { type: 'token', token: 't' }, ...fast })).rejects.toMatchObject({ code: 'CONNECTION_LOST' });
+    server = await startScriptedServer();
+  });
+});
+
+describe('reconnect', () => {
+  it('restores subscriptions with the same ids after the server drops the connection, with no duplicate handlers', async () => {
+    let n = 0;
+    const c = await open({ auth: { type: 'token', token: () => `tok-${++n}` } });
+    const states: string[] = [];
+    c.on('state', (s) => states.push(s));
+    const errors: EventsockClientError[] = [];
+    c.on('error', (e) => errors.push(e));
+    const got: Envelope[] = [];
+    const sub = await c.subscribe('/default/r', (m) => got.push(m));
+    server.dropAll();
+    await waitFor(() => states.includes('reconnecting') && c.state === 'connected', 'reconnected');
+    await waitFor(() => server.frames.filter((f) => f.type === 'subscribe').length === 2, 'resubscribe');
+    const subs = server.frames.filter((f) => f.type === 'subscribe');
+    expect(subs[1].id).toBe(sub.id);
+    // Fresh tokens on the new connection and on the resubscribe.
+    expect(decodeHeader(server.protocols[1][1]).Authorization).not.toBe(decodeHeader(server.protocols[0][1]).Authorization);
+    expect((subs[1].authorization as Record<string, string>).Authorization).not.toBe((subs[0].authorization as Record<string, string>).Authorization);
+    server.publish('/default/r', 'e', 1);
+    await waitFor(() => got.length === 1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(got).toHaveLength(1);
+    expect(errors.map((e) => e.code)).toContain('CONNECTION_LOST');
+  });
+
+  it('detects keep-alive loss from connectionTimeoutMs and reconnects', async () => {
+    server.connectionTimeoutMs = 150;
+    const c = await open();
+    const errors: EventsockClientError[] = [];
+    c.on('error', (e) => errors.push(e));
+    const got: Envelope[] = [];
+    await c.subscribe('/default/ka', (m) => got.push(m));
+    server.silent = true; // no ka, no answers: a dead link
+    await waitFor(() => errors.some((e) => e.code === 'KEEPALIVE_LOST'), 'KEEPALIVE_LOST');
+    server.silent = false;
+    await waitFor(() => c.state === 'connected' && server.frames.filter((f) => f.type === 'subscribe').length >= 2, 'resubscribed');
+    server.publish('/default/ka', 'e', 'after');
+    await waitFor(() => got.length === 1);
+  });
+
+  it('with reconnect off, a drop closes the client and ends iterators with the error', async () => {
+    const c = await open({ reconnect: false });
+    const sub: Subscription = await c.subscribe('/default/z');
+    const it = sub[Symbol.asyncIterator]();
+    const next = it.next();
+    server.dropAll();
+    await expect(next).rejects.toMatchObject({ code: 'CONNECTION_LOST' });
+    expect(c.state).toBe('closed');
+    await expect(c.subscribe('/default/z')).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
+  });
+
+  it('a subscription refused on resubscribe ends alone and is reported', async () => {
+    const c = await open();
+    const errors: EventsockClientError[] = [];
+    c.on('error', (e) => errors.push(e));
+    const kept: Envelope[] = [];
+    await c.subscribe('/default/keep', (m) => kept.push(m));
+    await c.subscribe('/default/revoked', () => undefined);
+    server.refuseChannels.add('/default/revoked');
+    server.dropAll();
+    await waitFor(() => errors.some((e) => e.code === 'SUBSCRIBE_REFUSED' && e.channel === '/default/revoked'), 'refusal reported');
+    server.publish('/default/keep', 'e', 1);
+    await waitFor(() => kept.length === 1);
+  });
+});
+
+describe('history catch-up', () => {
+  it('delivers what a reconnect missed, in id order, before live messages, without duplicates', async () => {
+    const c = await open({ history: { url: server.url, token: 'history-token' } });
+    const got: string[] = [];
+    await c.subscribe('/default/h', (m) => got.push(String(m.data)));
+    const first = server.publish('/default/h', 'e', 'm1', { store: true });
+    await waitFor(() => got.length === 1);
+    server.dropAll();
+    await waitFor(() => c.state !== 'connected', 'disconnected');
+    server.publish('/default/h', 'e', 'm2', { store: true, deliver: false });
+    server.publish('/default/h', 'e', 'm3', { store: true, deliver: false });
+    await waitFor(() => c.state === 'connected' && server.frames.filter((f) => f.type === 'subscribe').length === 2, 'resubscribed');
+    // Stored and live at once: must arrive once.
+    server.publish('/default/h', 'e', 'm4', { store: true });
+    await waitFor(() => got.length >= 4, 'four messages');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(got).toEqual(['m1', 'm2', 'm3', 'm4']);
+    expect(server.historyRequests[0]).toContain(`after=${first.id}`);
+    expect(server.historyRequests[0]).toContain('channel=%2Fdefault%2Fh');
+  });
+
+  it('follows pages and reports a history failure without stopping live delivery', async () => {
+    const c = await open({ history: { url: server.url, token: 'wrong', limit: 2 } });
+    const errors: EventsockClientError[] = [];
+    c.on('error', (e) => errors.push(e));
+    const got: string[] = [];
+    await c.subscribe('/default/p', (m) => got.push(String(m.data)));
+    server.publish('/default/p', 'e', 'a', { store: true });
+    await waitFor(() => got.length === 1);
+    server.dropAll();
+    await waitFor(() => errors.some((e) => e.code === 'HISTORY_FAILED'), 'history failure');
+    const h = errors.find((e) => e.code === 'HISTORY_FAILED')!;
+    expect(h.message).toMatch(/HTTP 401/);
+    expect(h.message).not.toContain('wrong');
+    server.publish('/default/p', 'e', 'b');
+    await waitFor(() => got.length === 2);
+  });
+});
+
+describe('echo control', () => {
+  it('drops its own messages by nonce when echo is off, and strips the nonce from others', async () => {
+    server.keepNonce = true;
+    const me = await open({ echo: false });
+    const other = await open();
+    const mine: Envelope[] = [];
+    const theirs: Envelope[] = [];
+    await me.subscribe('/default/e', (m) => mine.push(m));
+    await other.subscribe('/default/e', (m) => theirs.push(m));
+    const r = await me.publish('/default/e', [{ event: 'chat', data: 'from me' }]);
+    expect(r.successful).toHaveLength(1);
+    await other.publish('/default/e', { event: 'chat', data: 'from other' });
+    await waitFor(() => mine.length === 1 && theirs.length === 2);
+    expect(mine[0].data).toBe('from other');
+    expect(theirs.map((m) => m.data)).toEqual(['from me', 'from other']);
+    expect(theirs.every((m) => !('nonce' in m))).toBe(true);
+  });
+
+  it('without a nonce in the envelope, falls back to what it published, once per subscription', async () => {
+    const me = await open({ echo: false });
+    const other = await open();
+    const a: Envelope[] = [];
+    const b: Envelope[] = [];
+    await me.subscribe('/default/f', (m) => a.push(m));
+    await me.subscribe('/default/*', (m) => b.push(m));
+    await me.publish('/default/f', { event: 'chat', data: { n: 1 } });
+    await other.publish('/default/f', { event: 'chat', data: { n: 2 } });
+    await waitFor(() => a.length === 1 && b.length === 1);
+    expect(a[0].data).toEqual({ n: 2 });
+    expect(b[0].data).toEqual({ n: 2 });
+  });
+});
+
+describe('IAM over the socket', () => {
+  it('signs connect, subscribe and publish so that the emulator verification accepts them', async () => {
+    const creds = { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local-secret' };
+    const c = await open({ auth: { type: 'iam', region: 'us-east-1', credentials: creds } });
+    await c.subscribe('/default/iam', () => undefined);
+    await c.publish('/default/iam', { event: 'e', data: 1 });
+    const verify = { credentials: (id: string) => (id === creds.accessKeyId ? { secretAccessKey: creds.secretAccessKey } : undefined), region: 'us-east-1', service: 'appsync' };
+    const connectAuth = decodeHeader(server.protocols[0][1]);
+    expect(await verifyEventAuthorization(connectAuth, { kind: 'connect' }, verify)).toMatchObject({ ok: true });
+    const sub = server.frames.find((f) => f.type === 'subscribe')!;
+    expect(await verifyEventAuthorization(sub.authorization as Record<string, string>, { kind: 'subscribe', channel: sub.channel as string }, verify)).toMatchObject({ ok: true });
+    const pub = server.frames.find((f) => f.type === 'publish')!;
+    const op = { kind: 'publish' as const, channel: pub.channel as string, events: pub.events as string[] };
+    expect(await verifyEventAuthorization(pub.authorization as Record<string, string>, op, verify)).toMatchObject({ ok: true });
+    // The signature covers the body: another channel does not verify.
+    expect(await verifyEventAuthorization(sub.authorization as Record<string, string>, { kind: 'subscribe', channel: '/default/other' }, verify)).toMatchObject({ ok: false, reason: 'SIGNATURE_MISMATCH' });
+  });
+
+  it('rotated credentials are used for later operations', async () => {
+    let version = 1;
+    const provider = async () => ({ accessKeyId: `AKID${version}`, secretAccessKey: `secret${version}`, expiration: new Date(Date.now() + (version === 1 ? 1000 : 3_600_000)) });
+    const c = await open({ auth: { type: 'iam', region: 'us-east-1', credentials: provider, refreshBeforeMs: 5000 } });
+    version = 2;
+    await c.subscribe('/default/rot', () => undefined);
+    const sub = server.frames.find((f) => f.type === 'subscribe')!;
+    expect((sub.authorization as Record<string, string>).Authorization).toContain('Credential=AKID2/');
+    const verify = { credentials: (id: string) => (id === 'AKID2' ? { secretAccessKey: 'secret2' } : undefined), region: 'us-east-1', service: 'appsync' };
+    expect(await verifyEventAuthorization(sub.authorization as Record<string, string>, { kind: 'subscribe', channel: '/default/rot' }, verify)).toMatchObject({ ok: true });
+  });
+});

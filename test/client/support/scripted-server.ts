@@ -1,0 +1,148 @@
+/**
+ * A small AppSync-Events-shaped server for the client's behaviour tests, on real
+ * sockets: it speaks the frames of PROTOCOL.md and lets a test drop connections,
+ * stop keep-alives, refuse channels and store history, which the full emulator
+ * (test/client/emulator.test.ts) is not meant to do on command.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { monotonicFactory } from 'ulid';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Envelope } from '../../../functions/core/envelope';
+
+export interface ScriptedServer {
+  url: string;
+  port: number;
+  /** Frames received, per connection, in order. */
+  frames: Array<Record<string, unknown>>;
+  /** Subprotocols offered by each connection. */
+  protocols: string[][];
+  connections(): number;
+  /** Publish a server-side message to subscribers of the channel (and store it when `store`). */
+  publish(channel: string, event: string, data: unknown, opts?: { store?: boolean; deliver?: boolean }): Envelope;
+  /** Terminates every connection (the TCP socket, no close frame). */
+  dropAll(): void;
+  refuseChannels: Set<string>;
+  /** Stop answering with ka (and stop everything else, as a dead link would). */
+  silent: boolean;
+  /** Announced in connection_ack. */
+  connectionTimeoutMs: number;
+  /** Copy the client's `nonce` into the envelope (what a cooperating namespace handler would do). */
+  keepNonce: boolean;
+  /** Answer every new connection with connection_error. */
+  refuseConnect: boolean;
+  historyRequests: string[];
+  close(): Promise<void>;
+}
+
+export async function startScriptedServer(): Promise<ScriptedServer> {
+  const ulid = monotonicFactory();
+  const stored = new Map<string, Envelope[]>();
+  const subs = new Map<WebSocket, Map<string, string>>();
+  const http = createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x');
+    if (u.pathname !== '/history') {
+      res.writeHead(404).end();
+      return;
+    }
+    state.historyRequests.push(u.search);
+    if (req.headers.authorization !== 'Bearer history-token') {
+      res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ errorType: 'UnauthorizedException', message: 'bad token' }] }));
+      return;
+    }
+    const channel = u.searchParams.get('channel') ?? '';
+    const after = u.searchParams.get('after') ?? '';
+    const limit = Number(u.searchParams.get('limit') ?? 50);
+    const all = (stored.get(channel) ?? []).filter((e) => e.id > after);
+    const items = all.slice(0, limit);
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ items, next: all.length > limit ? items[items.length - 1].id : undefined }));
+  });
+  const wss = new WebSocketServer({
+    server: http,
+    path: '/event/realtime',
+    handleProtocols: (protocols) => (protocols.has('aws-appsync-event-ws') ? 'aws-appsync-event-ws' : false),
+  });
+  const matches = (sub: string, channel: string) => sub === channel || (sub.endsWith('/*') && channel.startsWith(sub.slice(0, -1)));
+  const state: ScriptedServer = {
+    url: '',
+    port: 0,
+    frames: [],
+    protocols: [],
+    connections: () => wss.clients.size,
+    publish(channel, event, data, opts = {}) {
+      const env: Envelope = { id: ulid(), event, channel, data: data as Envelope['data'], meta: { uid: null, umd: null } };
+      if (opts.store) stored.set(channel, [...(stored.get(channel) ?? []), env]);
+      if (opts.deliver !== false) deliver(env);
+      return env;
+    },
+    dropAll() {
+      for (const c of wss.clients) c.terminate();
+    },
+    refuseChannels: new Set(),
+    silent: false,
+    connectionTimeoutMs: 300_000,
+    keepNonce: false,
+    refuseConnect: false,
+    historyRequests: [],
+    close: async () => {
+      for (const c of wss.clients) c.terminate();
+      await new Promise<void>((r) => wss.close(() => r()));
+      await new Promise<void>((r) => http.close(() => r()));
+    },
+  };
+  function deliver(env: Envelope) {
+    for (const [ws, m] of subs) {
+      for (const [id, sub] of m) if (matches(sub, env.channel)) ws.send(JSON.stringify({ type: 'data', id, event: JSON.stringify(env) }));
+    }
+  }
+  wss.on('connection', (ws, req) => {
+    state.protocols.push(String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim()));
+    if (state.refuseConnect) {
+      ws.send(JSON.stringify({ type: 'connection_error', errors: [{ errorType: 'UnauthorizedException', errorCode: 401, message: 'You are not authorized to make this call.' }] }));
+      ws.close(1000);
+      return;
+    }
+    const mine = new Map<string, string>();
+    subs.set(ws, mine);
+    ws.on('close', () => subs.delete(ws));
+    ws.on('message', (raw) => {
+      if (state.silent) return;
+      const f = JSON.parse(String(raw)) as Record<string, unknown>;
+      state.frames.push(f);
+      const id = f.id as string;
+      switch (f.type) {
+        case 'connection_init':
+          ws.send(JSON.stringify({ type: 'connection_ack', connectionTimeoutMs: state.connectionTimeoutMs }));
+          ws.send(JSON.stringify({ type: 'ka' }));
+          return;
+        case 'subscribe':
+          if (state.refuseChannels.has(f.channel as string)) {
+            ws.send(JSON.stringify({ type: 'subscribe_error', id, errors: [{ errorType: 'UnauthorizedException', message: 'You are not authorized to make this call.' }] }));
+            return;
+          }
+          mine.set(id, f.channel as string);
+          ws.send(JSON.stringify({ type: 'subscribe_success', id }));
+          return;
+        case 'unsubscribe':
+          if (!mine.delete(id)) ws.send(JSON.stringify({ type: 'unsubscribe_error', id, errors: [{ errorType: 'UnknownOperationError' }] }));
+          else ws.send(JSON.stringify({ type: 'unsubscribe_success', id }));
+          return;
+        case 'publish': {
+          const events = f.events as string[];
+          for (const text of events) {
+            const p = JSON.parse(text) as { event: string; data: unknown; nonce?: string };
+            const env: Envelope & { nonce?: string } = { id: ulid(), event: p.event, channel: f.channel as string, data: p.data as Envelope['data'], meta: { uid: 'u1', umd: null } };
+            if (state.keepNonce) env.nonce = p.nonce;
+            deliver(env);
+          }
+          ws.send(JSON.stringify({ type: 'publish_success', id, successful: events.map((_, index) => ({ identifier: `e${index}`, index })), failed: [] }));
+          return;
+        }
+      }
+    });
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
+  state.port = (http.address() as AddressInfo).port;
+  state.url = `http://127.0.0.1:${state.port}`;
+  return state;
+}
