@@ -20,6 +20,10 @@
  * configured namespace ("universal" tokens, such as an admin token granting
  * subscribe and publish on `/*` with scope connect). Otherwise ttlOverride is 0,
  * and the verifier's in-memory claims cache absorbs the repeated invocations.
+ * (A replayed universal allow could also meet a malformed channel, a wildcard
+ * publish or a namespace that does not exist, which this authorizer would refuse;
+ * the service refuses those itself whatever the authorizer says, PROTOCOL.md
+ * "Channels and namespaces", so nothing is granted there.)
  *
  * A cached universal allow still never outlives the token: at most until exp, until
  * iat + maxTokenAgeSeconds, the secrets refresh interval (a rotated-out HS256
