@@ -1,0 +1,516 @@
+/**
+ * The Eventsock construct: an AppSync Event API with the Eventsock authorizer,
+ * the publish and history functions, their tables and secrets, in one CDKTF
+ * construct (hashicorp/aws 6.x). `main.ts` uses it with the project config;
+ * `export-module.ts` uses it with Terraform variables to write the standalone module.
+ *
+ * Usage:
+ *   const es = new Eventsock(stack, 'eventsock', { config, code });
+ *   es.grantPublish(myServiceRole);        // invoke the publish API with IAM
+ *   es.grantEventSubscribe(workerRole);    // use the Event API with IAM directly
+ */
+import { Construct } from 'constructs';
+import { Fn, TerraformIterator, TerraformOutput, Token, type TerraformElement } from 'cdktf';
+import { AppsyncApi, type AppsyncApiEventConfigAuthProvider } from '@cdktf/provider-aws/lib/appsync-api';
+import { AppsyncApiKey } from '@cdktf/provider-aws/lib/appsync-api-key';
+import { AppsyncChannelNamespace } from '@cdktf/provider-aws/lib/appsync-channel-namespace';
+import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
+import { DataAwsArn } from '@cdktf/provider-aws/lib/data-aws-arn';
+import { DynamodbTable } from '@cdktf/provider-aws/lib/dynamodb-table';
+import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
+import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
+import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
+import { LambdaFunctionUrl } from '@cdktf/provider-aws/lib/lambda-function-url';
+import { LambdaPermission } from '@cdktf/provider-aws/lib/lambda-permission';
+import { SsmParameter } from '@cdktf/provider-aws/lib/ssm-parameter';
+import { Password } from '@cdktf/provider-random/lib/password';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type AuthMode, type EventsockConfig, type ResolvedConfig, resolveConfig, runtimeSettings, SETTINGS_ENV } from '../functions/core/config';
+import { ConfigError } from '../functions/core/errors';
+import { LIMITS } from '../functions/core/limits';
+import { TABLES, type TableName } from '../functions/core/tables';
+import { FUNCTIONS, FUNCTION_NAMES, type FunctionName, LAMBDA_ARCHITECTURE, LAMBDA_HANDLER, LAMBDA_RUNTIME, NAMESPACE_HANDLERS_FILE } from './functions';
+import { APPSYNC_ASSUME_ROLE, escapeTemplate, LAMBDA_ASSUME_ROLE, policyDocument, resourceList, type Statement } from './policy';
+
+/** Where a function's zip is and its base64 SHA-256 (`source_code_hash`). */
+export interface LambdaCode {
+  filename: string;
+  sourceCodeHash: string;
+}
+
+/**
+ * Values that come from Terraform variables instead of the config (the module
+ * export). Strings and numbers are cdktf tokens; `namespaces` and `tokens` are HCL
+ * expressions (without `${}`) for RuntimeSettings' `namespaces` and `tokens`.
+ */
+export interface EventsockVariables {
+  name: string;
+  defaultNamespace: string;
+  /** HCL map expression: namespace name => RuntimeSettings namespace object (camelCase). */
+  namespaces: string;
+  /** HCL object expression: RuntimeSettings `tokens`. */
+  tokens: string;
+  retentionDays: number;
+  tags: Record<string, string>;
+  authorizerResultTtlSeconds: number;
+}
+
+export interface EventsockProps {
+  /** The project config; validated here, errors name the field. */
+  config: EventsockConfig;
+  /** The built zip of each function (modules/build-functions.ts). */
+  code: Record<FunctionName, LambdaCode>;
+  /** APPSYNC_JS code for every namespace. Default: the contents of functions/namespace/handlers.js. */
+  namespaceHandlers?: string;
+  /** Module export only: take these values from Terraform variables. */
+  variables?: EventsockVariables;
+  /** AWS provider >= 6.29 understands `invoked_via_function_url` (see functionUrl()). Default: true. */
+  scopeFunctionUrlInvoke?: boolean;
+}
+
+/** A role to grant to: anything with the role's name, such as an `IamRole`. */
+export interface Grantee {
+  name: string;
+}
+
+// A name no real config uses; resolveConfig derives parameter and table names from it and
+// they are rewritten to the real (possibly Terraform-variable) name afterwards, so default
+// names are defined once, in core/config.ts.
+const NAME_PLACEHOLDER = 'ESNAMEPLACEHOLDER7Q';
+
+function replaceDeep<T>(value: T, from: string, to: string): T {
+  return JSON.parse(JSON.stringify(value).split(from).join(to.replace(/\\/g, '\\\\').replace(/"/g, '\\"'))) as T;
+}
+
+/** Reads and checks the APPSYNC_JS handler file. Errors name the file and the limit. */
+export function readNamespaceHandlers(root: string = join(__dirname, '..')): string {
+  const path = join(root, NAMESPACE_HANDLERS_FILE);
+  let code: string;
+  try {
+    code = readFileSync(path, 'utf8');
+  } catch {
+    throw new ConfigError('namespaceHandlers', `cannot read ${NAMESPACE_HANDLERS_FILE} (the APPSYNC_JS onPublish/onSubscribe handlers every namespace deploys)`);
+  }
+  return checkNamespaceHandlers(code, NAMESPACE_HANDLERS_FILE);
+}
+
+export function checkNamespaceHandlers(code: string, source = 'namespaceHandlers'): string {
+  if (code.trim().length === 0) throw new ConfigError('namespaceHandlers', `${source} is empty`);
+  if (code.length > LIMITS.namespaceHandlerMaxChars) {
+    throw new ConfigError('namespaceHandlers', `${source} has ${code.length} characters; AppSync allows at most ${LIMITS.namespaceHandlerMaxChars} per namespace`);
+  }
+  if (!/\bexport\s+function\s+onPublish\b|\bexport\s+function\s+onSubscribe\b/.test(code)) {
+    throw new ConfigError('namespaceHandlers', `${source} exports neither onPublish nor onSubscribe`);
+  }
+  return code;
+}
+
+export class Eventsock extends Construct {
+  readonly config: ResolvedConfig;
+  readonly api: AppsyncApi;
+  readonly functions: Record<FunctionName, LambdaFunction>;
+  readonly roles: Record<FunctionName, IamRole>;
+  readonly tables: Record<TableName, DynamodbTable>;
+  /** Channel namespace resources (one with for_each in the module export). */
+  readonly namespaces: AppsyncChannelNamespace[];
+  readonly publishUrl?: LambdaFunctionUrl;
+  readonly historyUrl?: LambdaFunctionUrl;
+  /** The API's HTTP and realtime host names (from its `dns` map). */
+  readonly httpHost: string;
+  readonly realtimeHost: string;
+  /** SSM parameter names: the two publish API keys and the HS256 token secrets. */
+  readonly apiKeyParameterNames: [string, string];
+  readonly tokenSecretParameterNames: string[];
+
+  private readonly prefix: string;
+  private readonly tags: Record<string, string>;
+  private readonly namespaceArns: string | string[];
+  private grants = 0;
+
+  constructor(scope: Construct, id: string, props: EventsockProps) {
+    super(scope, id);
+    const vars = props.variables;
+    // Validate with a placeholder name when the real one is a Terraform variable.
+    const input = vars ? { ...props.config, name: NAME_PLACEHOLDER } : props.config;
+    const resolved = resolveConfig(input);
+    const name = vars ? vars.name : resolved.name;
+    this.config = replaceDeep(resolved, NAME_PLACEHOLDER, name);
+    const cfg = this.config;
+    const handlersCode = props.namespaceHandlers !== undefined ? checkNamespaceHandlers(props.namespaceHandlers) : readNamespaceHandlers();
+    for (const fn of FUNCTION_NAMES) {
+      const c = props.code?.[fn];
+      if (!c || !c.filename || !c.sourceCodeHash) throw new ConfigError(`code.${fn}`, `needs filename and sourceCodeHash of the built zip (run npm run build)`);
+    }
+    this.prefix = id.replace(/[^A-Za-z0-9_]/g, '_');
+    this.tags = vars ? vars.tags : cfg.tags;
+    const retentionDays = vars ? vars.retentionDays : cfg.logging.retentionDays;
+    const tags = this.tags;
+
+    // --- secrets: SSM SecureStrings, generated unless the config names existing parameters.
+    const secret = (logical: string, parameterName: string, description: string) => {
+      const pw = this.named(new Password(this, `${logical}_value`, { length: 48, special: false }), `${logical}_value`);
+      return this.named(
+        new SsmParameter(this, logical, { name: parameterName, type: 'SecureString', value: pw.result, description, tags }),
+        logical,
+      );
+    };
+    const apiKeyParams = cfg.publish.apiKeysGenerated
+      ? cfg.publish.apiKeyParameterNames.map((n, i) => secret(`publish_api_key_${i + 1}`, n, `Eventsock ${name}: publish API bearer key ${i + 1} of 2`))
+      : [];
+    const tokenParams = cfg.tokens.hs256Keys
+      .filter((k) => k.generated)
+      .map((k) => secret(`token_secret_${k.kid.replace(/[^A-Za-z0-9_]/g, '_')}`, k.parameterName, `Eventsock ${name}: HS256 token secret, kid ${k.kid}`));
+    this.apiKeyParameterNames = cfg.publish.apiKeyParameterNames;
+    this.tokenSecretParameterNames = cfg.tokens.hs256Keys.map((k) => k.parameterName);
+
+    // --- tables
+    this.tables = {} as Record<TableName, DynamodbTable>;
+    for (const t of Object.keys(TABLES) as TableName[]) {
+      const def = TABLES[t] as { suffix: string; partitionKey: string; sortKey?: string; ttlAttribute: string };
+      const attrs = [{ name: def.partitionKey, type: 'S' }, ...(def.sortKey ? [{ name: def.sortKey, type: 'S' }] : [])];
+      this.tables[t] = this.named(
+        new DynamodbTable(this, `table_${t}`, {
+          name: `${name}-${def.suffix}`,
+          billingMode: 'PAY_PER_REQUEST',
+          hashKey: def.partitionKey,
+          rangeKey: def.sortKey,
+          attribute: attrs,
+          ttl: { attributeName: def.ttlAttribute, enabled: true },
+          pointInTimeRecovery: { enabled: true },
+          // Encrypted with the AWS managed key (aws/dynamodb): callers need no kms:Decrypt.
+          serverSideEncryption: { enabled: true },
+          tags,
+        }),
+        `table_${t}`,
+      );
+    }
+
+    // --- roles and log groups, one per function
+    this.roles = {} as Record<FunctionName, IamRole>;
+    const logGroups = {} as Record<FunctionName, CloudwatchLogGroup>;
+    for (const fn of FUNCTION_NAMES) {
+      this.roles[fn] = this.named(new IamRole(this, `${fn}_role`, { name: `${name}-${fn}`, assumeRolePolicy: LAMBDA_ASSUME_ROLE, tags }), `${fn}_role`);
+      logGroups[fn] = this.named(new CloudwatchLogGroup(this, `${fn}_logs`, { name: `/aws/lambda/${name}-${fn}`, retentionInDays: retentionDays, tags }), `${fn}_logs`);
+    }
+
+    // Partition, region and account, read from a resource that exists before any function:
+    // the API's own ARN cannot serve, since the API depends on the authorizer.
+    const where = this.named(new DataAwsArn(this, 'account', { arn: logGroups.authorizer.arn }), 'account');
+    // ARNs of parameters given in the config (not created here) are built from their names.
+    const paramArn = (n: string, made: SsmParameter | undefined) => made?.arn ?? `arn:${where.partition}:ssm:${where.region}:${where.account}:parameter${n}`;
+    const generatedToken = new Map(cfg.tokens.hs256Keys.filter((k) => k.generated).map((k, i) => [k.kid, tokenParams[i]]));
+    const tokenSecretArns = cfg.tokens.hs256Keys.map((k) => paramArn(k.parameterName, generatedToken.get(k.kid)));
+
+    // --- the authorizer first: the API names it as its Lambda auth provider.
+    const authorizerSettings = this.settingsJson(resolved, vars, { host: '', region: '' });
+    const authorizerPolicy = this.policy('authorizer', [
+      this.logStatement(logGroups.authorizer),
+      ...(cfg.tokens.hs256Keys.length > 0
+        ? [{ Sid: 'ReadTokenSecrets', Action: 'ssm:GetParameter', Resource: tokenSecretArns }]
+        : []),
+    ]);
+    const authorizer = this.lambda('authorizer', props.code.authorizer, authorizerSettings, logGroups.authorizer, [authorizerPolicy]);
+
+    // --- the Event API
+    const providers: AppsyncApiEventConfigAuthProvider[] = [
+      {
+        authType: 'AWS_LAMBDA',
+        lambdaAuthorizerConfig: [{ authorizerUri: authorizer.arn, authorizerResultTtlInSeconds: vars ? vars.authorizerResultTtlSeconds : cfg.authorizerResultTtlSeconds }],
+      },
+      { authType: 'AWS_IAM' },
+    ];
+    const enabled: AuthMode[] = ['AWS_LAMBDA', 'AWS_IAM'];
+    if (cfg.auth.apiKey) {
+      providers.push({ authType: 'API_KEY' });
+      enabled.push('API_KEY');
+    }
+    if (cfg.auth.openIdConnect) {
+      const o = cfg.auth.openIdConnect;
+      providers.push({ authType: 'OPENID_CONNECT', openidConnectConfig: [{ issuer: o.issuer, clientId: o.clientId, authTtl: o.authTtlSeconds, iatTtl: o.iatTtlSeconds }] });
+      enabled.push('OPENID_CONNECT');
+    }
+    if (cfg.auth.cognito) {
+      const c = cfg.auth.cognito;
+      providers.push({ authType: 'AMAZON_COGNITO_USER_POOLS', cognitoConfig: [{ userPoolId: c.userPoolId, awsRegion: c.awsRegion, appIdClientRegex: c.appIdClientRegex }] });
+      enabled.push('AMAZON_COGNITO_USER_POOLS');
+    }
+    const appsyncLogRole = this.named(new IamRole(this, 'appsync_logs_role', { name: `${name}-appsync-logs`, assumeRolePolicy: APPSYNC_ASSUME_ROLE, tags }), 'appsync_logs_role');
+    const mode = (m: string) => ({ authType: m });
+    this.api = this.named(
+      new AppsyncApi(this, 'api', {
+        name,
+        eventConfig: [
+          {
+            authProvider: providers,
+            connectionAuthMode: enabled.map(mode),
+            // Backends publish through the publish API (IAM); namespaces open client publish themselves.
+            defaultPublishAuthMode: [mode('AWS_IAM')],
+            defaultSubscribeAuthMode: [mode('AWS_LAMBDA'), mode('AWS_IAM')],
+            logConfig: [{ cloudwatchLogsRoleArn: appsyncLogRole.arn, logLevel: cfg.logging.appSyncLogLevel }],
+          },
+        ],
+        tags,
+      }),
+      'api',
+    );
+    this.httpHost = this.api.dns.lookup('HTTP');
+    this.realtimeHost = this.api.dns.lookup('REALTIME');
+
+    // AppSync writes to the group we create (with retention). It gets no CreateLogGroup,
+    // so it can never make an unmanaged group without retention first.
+    const apiLogs = this.named(new CloudwatchLogGroup(this, 'api_logs', { name: `/aws/appsync/apis/${this.api.apiId}`, retentionInDays: retentionDays, tags }), 'api_logs');
+    this.named(
+      new IamRolePolicy(this, 'appsync_logs_policy', {
+        name: 'write-api-logs',
+        role: appsyncLogRole.name,
+        policy: policyDocument([{ Sid: 'WriteApiLogs', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: `${apiLogs.arn}:*` }]),
+      }),
+      'appsync_logs_policy',
+    );
+
+    // Only this API may invoke the authorizer.
+    this.named(
+      new LambdaPermission(this, 'authorizer_invoke', {
+        statementId: 'appsync-invoke-authorizer',
+        action: 'lambda:InvokeFunction',
+        functionName: authorizer.functionName,
+        principal: 'appsync.amazonaws.com',
+        sourceArn: this.api.apiArn,
+      }),
+      'authorizer_invoke',
+    );
+
+    if (cfg.auth.apiKey) {
+      const days = cfg.auth.apiKey.expiresInDays ?? 7;
+      const key = this.named(
+        new AppsyncApiKey(this, 'api_key', {
+          apiId: this.api.apiId,
+          description: cfg.auth.apiKey.description ?? `Eventsock ${name}`,
+          expires: Fn.timeadd(Fn.timestamp(), `${days * 24}h`),
+          // The expiry is fixed at creation; re-planning must not push it forward every run.
+          lifecycle: { ignoreChanges: ['expires'] },
+        }),
+        'api_key',
+      );
+      this.output('appsync_api_key', key.key, 'The AppSync API key (API_KEY auth mode).', true);
+    }
+
+    // --- channel namespaces
+    const nsCommon = { apiId: this.api.apiId, codeHandlers: handlersCode, tags };
+    if (vars) {
+      const it = TerraformIterator.fromMap(Token.asAnyMap(`\${${vars.namespaces}}`));
+      const pub = TerraformIterator.fromList(it.getList('publishAuthModes'));
+      const sub = TerraformIterator.fromList(it.getList('subscribeAuthModes'));
+      const ns = this.named(
+        new AppsyncChannelNamespace(this, 'namespace', {
+          forEach: it,
+          ...nsCommon,
+          name: it.key,
+          publishAuthMode: pub.dynamic({ auth_type: pub.value }),
+          subscribeAuthMode: sub.dynamic({ auth_type: sub.value }),
+        }),
+        'namespace',
+      );
+      this.namespaces = [ns];
+      this.namespaceArns = resourceList(`[for k, ns in ${ns.terraformResourceType}.${ns.friendlyUniqueId} : ns.channel_namespace_arn]`);
+    } else {
+      this.namespaces = Object.values(cfg.namespaces).map((n) =>
+        this.named(
+          new AppsyncChannelNamespace(this, `namespace_${n.name}`, {
+            ...nsCommon,
+            name: n.name,
+            publishAuthMode: n.publishAuthModes.map(mode),
+            subscribeAuthMode: n.subscribeAuthModes.map(mode),
+          }),
+          `namespace_${n.name.replace(/-/g, '_')}`,
+        ),
+      );
+      this.namespaceArns = this.namespaces.map((n) => n.channelNamespaceArn);
+    }
+
+    // --- publish and history
+    const settings = this.settingsJson(resolved, vars, { host: this.httpHost, region: where.region });
+    const t = this.tables;
+    const publishPolicy = this.policy('publish', [
+      this.logStatement(logGroups.publish),
+      // HTTP publish to AppSync Events needs EventPublish only; EventConnect is for WebSocket connections.
+      { Sid: 'PublishEvents', Action: 'appsync:EventPublish', Resource: this.namespaceArns },
+      {
+        Sid: 'OwnTables',
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query'],
+        Resource: [t.messages.arn, t.heads.arn, t.dedup.arn],
+      },
+      { Sid: 'ReadApiKeys', Action: 'ssm:GetParameter', Resource: cfg.publish.apiKeyParameterNames.map((n, i) => paramArn(n, apiKeyParams[i])) },
+      { Sid: 'PubSubEvents', Action: 'events:PutEvents', Resource: `arn:${where.partition}:events:${where.region}:${where.account}:event-bus/${escapeTemplate(cfg.publish.eventBusName)}` },
+    ]);
+    const publish = this.lambda('publish', props.code.publish, settings, logGroups.publish, [publishPolicy]);
+
+    const historyPolicy = this.policy('history', [
+      this.logStatement(logGroups.history),
+      { Sid: 'ReadMessages', Action: ['dynamodb:Query', 'dynamodb:GetItem'], Resource: [t.messages.arn] },
+      ...(cfg.tokens.hs256Keys.length > 0
+        ? [{ Sid: 'ReadTokenSecrets', Action: 'ssm:GetParameter', Resource: tokenSecretArns }]
+        : []),
+    ]);
+    const history = this.lambda('history', props.code.history, settings, logGroups.history, [historyPolicy]);
+    this.functions = { authorizer, publish, history };
+
+    const scoped = props.scopeFunctionUrlInvoke ?? true;
+    if (cfg.publish.httpEndpoint) this.publishUrl = this.functionUrl('publish', publish, undefined, scoped);
+    if (cfg.history.enabled) {
+      this.historyUrl = this.functionUrl(
+        'history',
+        history,
+        // Bearer tokens in a header, no cookies: credentials stay off, any listed origin may read.
+        { allowOrigins: cfg.history.corsAllowedOrigins, allowMethods: ['GET', 'POST'], allowHeaders: ['authorization', 'content-type'], maxAge: 300 },
+        scoped,
+      );
+    }
+
+    // --- outputs
+    this.output('http_endpoint', `https://${this.httpHost}/event`, 'Event API HTTP endpoint (POST /event).');
+    this.output('realtime_endpoint', `wss://${this.realtimeHost}/event/realtime`, 'Event API WebSocket endpoint.');
+    this.output('http_host', this.httpHost, 'Event API HTTP host name.');
+    this.output('realtime_host', this.realtimeHost, 'Event API realtime host name.');
+    this.output('api_id', this.api.apiId, 'Event API id.');
+    this.output('api_arn', this.api.apiArn, 'Event API ARN.');
+    this.output('publish_function_arn', publish.arn, 'Publish function ARN (invoke it with IAM to publish).');
+    this.output('publish_function_name', publish.functionName, 'Publish function name.');
+    this.output('publish_url', this.publishUrl?.functionUrl ?? '', 'Publish API URL (bearer API key); empty when publish.httpEndpoint is off.');
+    this.output('history_url', this.historyUrl?.functionUrl ?? '', 'History API URL (bearer JWT); empty when history is off.');
+    this.output('publish_api_key_parameter_names', cfg.publish.apiKeyParameterNames, 'SSM parameters holding the two publish API keys.');
+    this.output('token_secret_parameter_names', this.tokenSecretParameterNames, 'SSM parameters holding the HS256 token secrets, in kid order.');
+    this.output('token_secret_kids', cfg.tokens.hs256Keys.map((k) => k.kid), 'The kid of each HS256 token secret.');
+    this.output('table_names', Object.fromEntries(Object.entries(this.tables).map(([k, v]) => [k, v.name])), 'DynamoDB table names.');
+    this.output('publish_api_keys', apiKeyParams.map((p) => p.value), 'The generated publish API keys (sensitive).', true);
+    this.output('token_secrets', tokenParams.map((p) => p.value), 'The generated HS256 token secrets (sensitive).', true);
+  }
+
+  /** Lets `role` invoke the publish function (the IAM path of the publish API). */
+  grantPublish(role: Grantee): IamRolePolicy {
+    return this.grant(role, 'publish', [{ Sid: 'InvokeEventsockPublish', Action: 'lambda:InvokeFunction', Resource: this.functions.publish.arn }]);
+  }
+
+  /** Lets `role` open WebSocket connections to the Event API with IAM (SigV4). */
+  grantEventConnect(role: Grantee): IamRolePolicy {
+    return this.grant(role, 'connect', [{ Sid: 'EventConnect', Action: 'appsync:EventConnect', Resource: this.api.apiArn }]);
+  }
+
+  /** Lets `role` subscribe with IAM, on every namespace or only those listed. */
+  grantEventSubscribe(role: Grantee, namespaces?: string[]): IamRolePolicy {
+    return this.grant(role, 'subscribe', [{ Sid: 'EventSubscribe', Action: 'appsync:EventSubscribe', Resource: this.namespaceResources(namespaces) }]);
+  }
+
+  /** Lets `role` publish to the Event API directly with IAM (bypassing the publish API: no ids, dedup or storage). */
+  grantEventPublish(role: Grantee, namespaces?: string[]): IamRolePolicy {
+    return this.grant(role, 'publish_direct', [{ Sid: 'EventPublish', Action: 'appsync:EventPublish', Resource: this.namespaceResources(namespaces) }]);
+  }
+
+  // ---------------------------------------------------------------------------
+
+  private namespaceResources(only?: string[]): string | string[] {
+    if (!only) return this.namespaceArns;
+    for (const n of only) {
+      if (!this.config.namespaces[n]) throw new ConfigError('namespaces', `grant names namespace ${n}, which is not configured (${Object.keys(this.config.namespaces).join(', ')})`);
+    }
+    return only.map((n) => `${this.api.apiArn}/channelNamespace/${n}`);
+  }
+
+  private grant(role: Grantee, what: string, statements: Statement[]): IamRolePolicy {
+    const n = ++this.grants;
+    return this.named(
+      new IamRolePolicy(this, `grant_${n}_${what}`, { name: `eventsock-${what.replace(/_/g, '-')}-${n}`, role: role.name, policy: policyDocument(statements) }),
+      `grant_${n}_${what}`,
+    );
+  }
+
+  /** Gives the resource a readable, stable address: `<construct id>_<name>`. */
+  private named<T extends TerraformElement>(r: T, logical: string): T {
+    r.overrideLogicalId(`${this.prefix}_${logical}`);
+    return r;
+  }
+
+  private logStatement(group: CloudwatchLogGroup): Statement {
+    return { Sid: 'WriteOwnLogs', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: `${group.arn}:*` };
+  }
+
+  private policy(fn: FunctionName, statements: Statement[]): IamRolePolicy {
+    return this.named(new IamRolePolicy(this, `${fn}_policy`, { name: `${fn}-least-privilege`, role: this.roles[fn].name, policy: policyDocument(statements) }), `${fn}_policy`);
+  }
+
+  private lambda(fn: FunctionName, code: LambdaCode, settings: string, logs: CloudwatchLogGroup, dependsOn: IamRolePolicy[]): LambdaFunction {
+    const spec = FUNCTIONS[fn];
+    return this.named(
+      new LambdaFunction(this, fn, {
+        functionName: `${this.config.name}-${fn}`,
+        role: this.roles[fn].arn,
+        handler: LAMBDA_HANDLER,
+        runtime: LAMBDA_RUNTIME,
+        architectures: [LAMBDA_ARCHITECTURE],
+        memorySize: spec.memoryMb,
+        timeout: spec.timeoutSeconds,
+        filename: code.filename,
+        sourceCodeHash: code.sourceCodeHash,
+        environment: { variables: { [SETTINGS_ENV]: settings, NODE_OPTIONS: '--enable-source-maps' } },
+        loggingConfig: { logFormat: 'Text', logGroup: logs.name },
+        tags: this.tags,
+        // The role's policy and the log group must exist before the first cold start logs.
+        dependsOn: [logs, ...dependsOn],
+      }),
+      fn,
+    );
+  }
+
+  private functionUrl(fn: FunctionName, target: LambdaFunction, cors: { allowOrigins: string[]; allowMethods: string[]; allowHeaders: string[]; maxAge: number } | undefined, scoped: boolean): LambdaFunctionUrl {
+    // Auth NONE: the functions check bearer API keys and JWTs themselves.
+    const url = this.named(new LambdaFunctionUrl(this, `${fn}_url`, { functionName: target.functionName, authorizationType: 'NONE', cors }), `${fn}_url`);
+    this.named(
+      new LambdaPermission(this, `${fn}_url_public`, {
+        statementId: 'eventsock-url-public',
+        action: 'lambda:InvokeFunctionUrl',
+        functionName: target.functionName,
+        principal: '*',
+        functionUrlAuthType: 'NONE',
+      }),
+      `${fn}_url_public`,
+    );
+    if (scoped) {
+      // Since October 2025 a public function URL also needs lambda:InvokeFunction, and it must be
+      // limited to calls through the URL: unconditioned, anyone could invoke the function directly,
+      // and a direct invoke is the publish API's trusted IAM path.
+      const invoke = this.named(
+        new LambdaPermission(this, `${fn}_url_invoke`, { statementId: 'eventsock-url-invoke', action: 'lambda:InvokeFunction', functionName: target.functionName, principal: '*' }),
+        `${fn}_url_invoke`,
+      );
+      invoke.addOverride('invoked_via_function_url', true);
+    }
+    return url;
+  }
+
+  /** The EVENTSOCK_SETTINGS value: RuntimeSettings as JSON, with Terraform references where values are only known at apply. */
+  private settingsJson(resolved: ResolvedConfig, vars: EventsockVariables | undefined, deployed: { host: string; region: string }): string {
+    const s = runtimeSettings(resolved, { eventApiHttpHost: '__ES_HOST__', region: '__ES_REGION__' }) as unknown as Record<string, unknown>;
+    if (vars) {
+      s.namespaces = '__ES_NAMESPACES__';
+      s.tokens = '__ES_TOKENS__';
+      s.defaultNamespace = '__ES_DEFAULT_NS__';
+    }
+    let json = escapeTemplate(JSON.stringify(s));
+    json = json.split(NAME_PLACEHOLDER).join(this.config.name);
+    json = json.replace('"__ES_HOST__"', JSON.stringify(deployed.host)).replace('"__ES_REGION__"', JSON.stringify(deployed.region));
+    if (vars) {
+      json = json
+        .replace('"__ES_NAMESPACES__"', `\${jsonencode(${vars.namespaces})}`)
+        .replace('"__ES_TOKENS__"', `\${jsonencode(${vars.tokens})}`)
+        .replace('"__ES_DEFAULT_NS__"', JSON.stringify(vars.defaultNamespace));
+    }
+    return json;
+  }
+
+  private output(name: string, value: unknown, description: string, sensitive = false): TerraformOutput {
+    const o = new TerraformOutput(this, `out_${name}`, { value, description, sensitive });
+    o.overrideLogicalId(this.prefix === 'eventsock' ? name : `${this.prefix}_${name}`);
+    return o;
+  }
+}
