@@ -1,4 +1,5 @@
 import { Testing } from 'cdktf';
+import 'cdktf/lib/testing/adapters/jest';
 import { AppsyncApi } from '@cdktf/provider-aws/lib/appsync-api';
 import { AppsyncChannelNamespace } from '@cdktf/provider-aws/lib/appsync-channel-namespace';
 import { DynamodbTable } from '@cdktf/provider-aws/lib/dynamodb-table';
