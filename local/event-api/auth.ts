@@ -1,0 +1,190 @@
+/**
+ * Authorization of connect, subscribe and publish under the namespace's auth modes,
+ * as AppSync Events does it: the mode is read off the authorization object
+ * (`x-api-key`, a SigV4 `Authorization`, or any other `Authorization` = the Lambda
+ * authorizer's token), and must be one the operation allows.
+ *
+ * Lambda answers are cached for ttlOverride (or the API's authorizerResultTtlSeconds).
+ * AWS does not document the cache key (see functions/authorizer/cache-policy.ts for
+ * the pages checked: LambdaAuthorizerConfig in the AppSync API reference, the Event
+ * API auth guide). The emulator keys the cache on token + operation + channel as sent:
+ * a cached answer is only ever replayed for the exact question it answered, so it can
+ * never authorize a channel or operation that the service would not have asked about.
+ * (If the service keys on the token alone it may replay more; the authorizer copes with
+ * that by giving a ttlOverride only to tokens that would be allowed everywhere.)
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { AuthorizerEvent, AuthorizerResult, EventOperation, HandlerContext } from '../../functions/core/authorizer-contract';
+import type { AuthMode } from '../../functions/core/config';
+import { LIMITS } from '../../functions/core/limits';
+import type { SignedOperation } from '../../functions/core/event-request';
+import type { Logger } from '../../functions/shared/log';
+import type { Identity } from '../appsync-js/types';
+import { type ReceivedRequest, type SigV4Result, verifyEventAuthorization, verifySigV4 } from '../sigv4-verify';
+import { unauthorized } from './errors';
+import type { IamCredential } from './types';
+
+export interface AuthDecision {
+  mode: AuthMode;
+  /** What namespace handlers see as ctx.identity. */
+  identity: Identity;
+}
+
+/** The operation being authorized; `channel` is the channel as the client sent it. */
+export type AuthOperation =
+  | { kind: 'connect' }
+  | { kind: 'subscribe'; channel: string; namespace: string }
+  | { kind: 'publish'; channel: string; namespace: string; events: string[] };
+
+export interface AuthRequest {
+  /** The authorization object (frame `authorization`, `header-` subprotocol, or HTTP headers). */
+  authorization: Record<string, string> | undefined;
+  allowed: readonly AuthMode[];
+  op: AuthOperation;
+  /** HTTP POST /event: verify SigV4 over the request as received instead of rebuilding it. */
+  httpRequest?: ReceivedRequest;
+  /** Host used when an authorization object has none (some clients' publish frames). */
+  defaultHost?: string;
+  /** Passed to the authorizer as requestHeaders. */
+  requestHeaders?: Record<string, string>;
+}
+
+export interface AuthenticatorOptions {
+  region: string;
+  apiId: string;
+  accountId: string;
+  authorizer?: (event: AuthorizerEvent) => Promise<AuthorizerResult>;
+  iamCredentials: IamCredential[];
+  apiKeys: string[];
+  defaultTtlSeconds: number;
+  cacheMaxEntries: number;
+  now: () => number;
+  logger: Logger;
+}
+
+const OPERATIONS: Record<AuthOperation['kind'], EventOperation> = { connect: 'EVENT_CONNECT', subscribe: 'EVENT_SUBSCRIBE', publish: 'EVENT_PUBLISH' };
+
+export function lowerKeys(o: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (o) for (const [k, v] of Object.entries(o)) out[k.toLowerCase()] = v;
+  return out;
+}
+
+/** Which auth mode an authorization object is written for. */
+export function detectMode(lower: Record<string, string>): AuthMode | undefined {
+  if (lower['x-api-key'] !== undefined) return 'API_KEY';
+  const a = lower.authorization;
+  if (a === undefined || a.length === 0) return undefined;
+  return a.startsWith('AWS4-HMAC-SHA256') ? 'AWS_IAM' : 'AWS_LAMBDA';
+}
+
+interface CacheEntry {
+  result: AuthorizerResult;
+  expiresAt: number;
+}
+
+export class Authenticator {
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly keys: Map<string, IamCredential>;
+  constructor(private readonly opts: AuthenticatorOptions) {
+    this.keys = new Map(opts.iamCredentials.map((c) => [c.accessKeyId, c]));
+  }
+
+  /** Resolves with the caller's identity or rejects with UnauthorizedException. */
+  async authorize(req: AuthRequest): Promise<AuthDecision> {
+    const lower = lowerKeys(req.authorization);
+    const mode = detectMode(lower);
+    if (mode === undefined) throw unauthorized('No authorization: expected x-api-key, an Authorization token or a SigV4 signature.');
+    if (!req.allowed.includes(mode)) {
+      // OIDC and Cognito tokens look like Lambda tokens; say which modes would have worked.
+      throw unauthorized(`${mode} is not an allowed auth mode for this operation (allowed: ${req.allowed.join(', ')}).`);
+    }
+    switch (mode) {
+      case 'API_KEY':
+        if (!this.opts.apiKeys.includes(lower['x-api-key'])) throw unauthorized('The API key is not valid.');
+        return { mode, identity: null };
+      case 'AWS_IAM':
+        return { mode, identity: await this.iam(lower, req) };
+      default:
+        return { mode, identity: await this.lambda(lower.authorization, req) };
+    }
+  }
+
+  private async iam(lower: Record<string, string>, req: AuthRequest): Promise<Identity> {
+    const verifyOpts = {
+      credentials: (id: string) => this.keys.get(id),
+      region: this.opts.region,
+      service: 'appsync',
+      now: this.opts.now,
+      defaultHost: req.defaultHost,
+    };
+    const result: SigV4Result = req.httpRequest
+      ? await verifySigV4(req.httpRequest, verifyOpts)
+      : await verifyEventAuthorization(lower, signedOperation(req.op), verifyOpts);
+    if (!result.ok) {
+      this.opts.logger.info('iam auth refused', { reason: result.reason, operation: req.op.kind });
+      throw unauthorized(`The request signature is not valid (${result.reason}: ${result.detail}).`);
+    }
+    const accountId = this.opts.accountId;
+    return {
+      accountId,
+      userArn: `arn:aws:iam::${accountId}:user/${result.accessKeyId}`,
+      username: result.accessKeyId,
+      sourceIp: [],
+      cognitoIdentityPoolId: null,
+      cognitoIdentityId: null,
+      cognitoIdentityAuthType: null,
+      cognitoIdentityAuthProvider: null,
+    };
+  }
+
+  private async lambda(token: string, req: AuthRequest): Promise<Identity> {
+    const authorizer = this.opts.authorizer;
+    if (!authorizer) throw unauthorized('AWS_LAMBDA is not configured on this emulator (no authorizer).');
+    const op = req.op;
+    const channel = op.kind === 'connect' ? undefined : op.channel;
+    const key = createHash('sha256').update(token).digest('base64') + '\n' + op.kind + '\n' + (channel ?? '');
+    const now = this.opts.now();
+    const cached = this.cache.get(key);
+    let result: AuthorizerResult | undefined;
+    if (cached && cached.expiresAt > now) result = cached.result;
+    else {
+      if (cached) this.cache.delete(key);
+      const event: AuthorizerEvent = {
+        authorizationToken: token,
+        requestContext: {
+          apiId: this.opts.apiId,
+          accountId: this.opts.accountId,
+          requestId: randomUUID(),
+          operation: OPERATIONS[op.kind],
+          ...(op.kind === 'connect' ? {} : { channelNamespaceName: op.namespace, channel }),
+        },
+        requestHeaders: req.requestHeaders ?? {},
+      };
+      try {
+        result = await authorizer(event);
+      } catch (e) {
+        this.opts.logger.warn('authorizer failed', { operation: op.kind, error: e instanceof Error ? e.message : String(e) });
+        throw unauthorized('The authorizer failed.');
+      }
+      const ttl = Math.min(LIMITS.authorizerTtlMaxSeconds, typeof result?.ttlOverride === 'number' ? result.ttlOverride : this.opts.defaultTtlSeconds);
+      if (ttl > 0) {
+        if (this.cache.size >= this.opts.cacheMaxEntries) this.cache.delete(this.cache.keys().next().value as string);
+        this.cache.set(key, { result, expiresAt: now + ttl * 1000 });
+      }
+    }
+    if (!result || result.isAuthorized !== true) throw unauthorized();
+    return { handlerContext: (result.handlerContext ?? {}) as HandlerContext };
+  }
+}
+
+function signedOperation(op: AuthOperation): SignedOperation {
+  switch (op.kind) {
+    case 'connect':
+      return { kind: 'connect' };
+    case 'subscribe':
+      return { kind: 'subscribe', channel: op.channel };
+    case 'publish':
+      return { kind: 'publish', channel: op.channel, events: op.events };
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * State shared by the WebSocket and HTTP sides of one emulated Event API: options
+ * with their defaults, the authenticator, the subscription index and the namespace
+ * handlers.
+ */
+import type { ResolvedNamespace } from '../../functions/core/config';
+import type { AuthMode } from '../../functions/core/config';
+import { LIMITS } from '../../functions/core/limits';
+import { createLogger, type Logger } from '../../functions/shared/log';
+import { loadNamespaceHandlers, type NamespaceHandlers } from '../appsync-js';
+import { Authenticator } from './auth';
+import { SubscriptionIndex } from './subscriptions';
+import type { EventApiOptions } from './types';
+
+/** What a subscription delivers to: a connection, or a test's in-process sink. */
+export interface DeliveryTarget {
+  /** Sends one pre-serialized frame; returns false when the target is gone. */
+  deliver(frame: string): boolean;
+}
+
+export interface Settings {
+  region: string;
+  apiId: string;
+  accountId: string;
+  keepAliveIntervalMs: number;
+  connectionTimeoutMs: number;
+  connectionLifetimeMs: number;
+  maxSubscriptionsPerConnection: number;
+  maxBufferedBytes: number;
+  maxFrameBytes: number;
+  maxConnections: number;
+  maxInFlightPerConnection: number;
+  closeGraceMs: number;
+  verbose: boolean;
+  now: () => number;
+}
+
+export class EventApiCore {
+  readonly settings: Settings;
+  readonly logger: Logger;
+  readonly auth: Authenticator;
+  readonly index = new SubscriptionIndex<DeliveryTarget>();
+  readonly handlers?: NamespaceHandlers;
+  /** Auth modes that may connect: every mode some namespace uses (the config has no separate list). */
+  readonly connectModes: AuthMode[];
+
+  constructor(readonly opts: EventApiOptions) {
+    const now = opts.now ?? Date.now;
+    this.settings = {
+      region: opts.region ?? 'us-east-1',
+      apiId: opts.apiId ?? 'local',
+      accountId: opts.accountId ?? '000000000000',
+      keepAliveIntervalMs: opts.keepAliveIntervalMs ?? LIMITS.keepAliveIntervalMs,
+      connectionTimeoutMs: opts.connectionTimeoutMs ?? LIMITS.connectionTimeoutMs,
+      connectionLifetimeMs: opts.connectionLifetimeMs ?? LIMITS.connectionLifetimeMs,
+      maxSubscriptionsPerConnection: opts.maxSubscriptionsPerConnection ?? LIMITS.subscriptionsPerConnection,
+      maxBufferedBytes: opts.maxBufferedBytes ?? 8 * 1024 * 1024,
+      maxFrameBytes: opts.maxFrameBytes ?? 3 * 1024 * 1024,
+      maxConnections: opts.maxConnections ?? 50_000,
+      maxInFlightPerConnection: opts.maxInFlightPerConnection ?? 32,
+      closeGraceMs: opts.closeGraceMs ?? 1000,
+      verbose: opts.verbose ?? false,
+      now,
+    };
+    this.logger = (opts.logger ?? createLogger()).child({ component: 'event-api' });
+    this.auth = new Authenticator({
+      region: this.settings.region,
+      apiId: this.settings.apiId,
+      accountId: this.settings.accountId,
+      authorizer: opts.authorizer,
+      iamCredentials: opts.iamCredentials ?? [],
+      apiKeys: opts.apiKeys ?? [],
+      defaultTtlSeconds: opts.config.authorizerResultTtlSeconds,
+      cacheMaxEntries: opts.authorizerCacheMaxEntries ?? 10_000,
+      now,
+      logger: this.logger,
+    });
+    if (opts.namespaceHandlerCode !== undefined) {
+      const log = this.logger.child({ component: 'namespace-handler' });
+      this.handlers = loadNamespaceHandlers(opts.namespaceHandlerCode, { now, log: (level, message) => log[level](message) });
+    }
+    const modes = new Set<AuthMode>();
+    for (const ns of Object.values(opts.config.namespaces)) for (const m of [...ns.publishAuthModes, ...ns.subscribeAuthModes]) modes.add(m);
+    this.connectModes = [...modes];
+  }
+
+  namespace(name: string): ResolvedNamespace | undefined {
+    return Object.prototype.hasOwnProperty.call(this.opts.config.namespaces, name) ? this.opts.config.namespaces[name] : undefined;
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * `POST /event`: the HTTP publish, auth in plain headers (PROTOCOL.md "HTTP
+ * publish"). Failures carry `x-amzn-ErrorType` (clients take the error name from it)
+ * and a body with both `errors` and a top-level `message` (Amplify reads the text
+ * from there). CORS is open: the endpoint is authenticated per request, no cookies.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EventApiCore } from './core';
+import { badRequest, EventApiError, toEventApiError } from './errors';
+import { runPublish } from './publish';
+
+const CORS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'POST, OPTIONS',
+  'access-control-allow-headers': '*',
+  'access-control-expose-headers': 'x-amzn-ErrorType, x-amzn-RequestId',
+  'access-control-max-age': '600',
+};
+
+export function isEventPath(url: string | undefined): boolean {
+  const path = (url ?? '').split('?')[0];
+  return path === '/event' || path === '/event/';
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) over = true;
+      else if (!over) chunks.push(c);
+    });
+    req.on('end', () =>
+      over ? reject(new EventApiError('BadRequestException', `The request body is over ${limit} bytes.`, { status: 413, field: 'body', limit })) : resolve(Buffer.concat(chunks).toString('utf8')),
+    );
+    req.on('error', reject);
+  });
+}
+
+function headerRecord(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(',') : v;
+  return out;
+}
+
+function answer(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...CORS, ...extra });
+  res.end(text);
+}
+
+export async function handleEventHttp(core: EventApiCore, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  if (!isEventPath(req.url)) return false;
+  if (req.method === 'OPTIONS') {
+    res.writeHead(204, CORS);
+    res.end();
+    return true;
+  }
+  if (req.method !== 'POST') {
+    answer(res, 405, { errors: [{ errorType: 'BadRequestException', message: 'Use POST /event to publish.' }], message: 'Use POST /event to publish.' }, { allow: 'POST, OPTIONS' });
+    return true;
+  }
+  try {
+    const body = await readBody(req, core.settings.maxFrameBytes);
+    const headers = headerRecord(req);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      throw badRequest('The request body is not valid JSON.', 'body');
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw badRequest('The request body must be a JSON object with channel and events.', 'body');
+    const p = parsed as Record<string, unknown>;
+    if (core.settings.verbose) core.logger.info('http publish', { channel: p.channel, events: p.events });
+    const result = await runPublish(core, {
+      channel: p.channel,
+      events: p.events,
+      authorization: headers,
+      httpRequest: { method: req.method ?? 'POST', path: (req.url ?? '/event').split('?')[0], headers: req.headers, body },
+      requestHeaders: withoutSecrets(headers),
+    });
+    answer(res, 200, result);
+  } catch (e) {
+    const err = toEventApiError(e);
+    if (err.status >= 500) core.logger.error('http publish failed', { error: e instanceof Error ? e.message : String(e) });
+    const entry = err.toServiceError();
+    answer(res, err.status, { errors: [entry], message: entry.message }, { 'x-amzn-ErrorType': err.errorType });
+  }
+  return true;
+}
+
+/** The authorizer gets the request headers, but not the credentials it is not meant to see. */
+function withoutSecrets(h: Record<string, string>): Record<string, string> {
+  const { authorization: _a, 'x-api-key': _k, 'x-amz-security-token': _t, ...rest } = h;
+  return rest;
+}

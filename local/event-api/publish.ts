@@ -1,0 +1,139 @@
+/**
+ * One publish, from WebSocket or HTTP: validate, authorize under the namespace's
+ * publish modes, run onPublish, enforce the per-event size after the handler, fan
+ * out one `data` frame per event per matching subscription, and report every event
+ * as successful or failed (a publish is always answered).
+ */
+import { randomUUID } from 'node:crypto';
+import { type Channel, parseChannel } from '../../functions/core/channels';
+import { ChannelError } from '../../functions/core/errors';
+import { LIMITS } from '../../functions/core/limits';
+import { NamespaceHandlerError, publishContext } from '../appsync-js';
+import type { AuthDecision, AuthRequest } from './auth';
+import type { EventApiCore } from './core';
+import { badRequest, ERROR_TYPES, EventApiError, unauthorized } from './errors';
+import type { PublishResult } from './types';
+
+export interface PublishInput {
+  channel: unknown;
+  events: unknown;
+  authorization: AuthRequest['authorization'];
+  httpRequest?: AuthRequest['httpRequest'];
+  defaultHost?: string;
+  requestHeaders?: Record<string, string>;
+  /** In-process publishes are trusted (as if signed with IAM). */
+  trusted?: AuthDecision;
+}
+
+/** Parses a publish or subscribe channel; a bad one is BadRequestException naming the rule. */
+export function channelOf(raw: unknown, allowWildcard: boolean): Channel {
+  if (typeof raw !== 'string') throw badRequest('channel must be a string', 'channel');
+  try {
+    return parseChannel(raw, { allowWildcard });
+  } catch (e) {
+    if (e instanceof ChannelError) throw badRequest(e.message, 'channel', typeof e.limit === 'number' ? e.limit : undefined);
+    throw e;
+  }
+}
+
+function validateEvents(events: unknown): string[] {
+  if (!Array.isArray(events)) throw badRequest('events must be a list of JSON strings', 'events');
+  if (events.length === 0) throw badRequest('events must hold at least one event', 'events');
+  if (events.length > LIMITS.eventsPerPublish) {
+    throw badRequest(`events holds ${events.length} events; at most ${LIMITS.eventsPerPublish} are allowed per publish`, 'events', LIMITS.eventsPerPublish);
+  }
+  events.forEach((e, i) => {
+    if (typeof e !== 'string') throw badRequest(`events[${i}] must be a string holding JSON (use JSON.stringify)`, `events[${i}]`);
+    try {
+      JSON.parse(e);
+    } catch {
+      throw badRequest(`events[${i}] is not valid JSON`, `events[${i}]`);
+    }
+  });
+  return events as string[];
+}
+
+const tooLarge = (bytes: number) => `event is ${bytes} bytes; at most ${LIMITS.eventMaxBytes} are allowed`;
+
+export async function runPublish(core: EventApiCore, input: PublishInput): Promise<PublishResult> {
+  const channel = channelOf(input.channel, false);
+  const ns = core.namespace(channel.namespace);
+  if (!ns) throw unauthorized(`Namespace ${channel.namespace} does not exist.`);
+  const decision =
+    input.trusted ??
+    (await core.auth.authorize({
+      authorization: input.authorization,
+      allowed: ns.publishAuthModes,
+      op: { kind: 'publish', channel: input.channel as string, namespace: ns.name, events: input.events as string[] },
+      httpRequest: input.httpRequest,
+      defaultHost: input.defaultHost,
+      requestHeaders: input.requestHeaders,
+    }));
+  const events = validateEvents(input.events);
+
+  const result: PublishResult = { successful: [], failed: [] };
+  const ids = events.map(() => randomUUID());
+  // Frames' `event` values (already JSON-encoded once more), in publish order.
+  const outgoing: Array<{ index: number; eventJson: string }> = [];
+  const accepted: number[] = [];
+  events.forEach((e, index) => {
+    const bytes = Buffer.byteLength(e);
+    if (bytes > LIMITS.eventMaxBytes) result.failed.push({ identifier: ids[index], index, code: ERROR_TYPES.eventTooLarge, message: tooLarge(bytes) });
+    else accepted.push(index);
+  });
+
+  if (core.handlers?.onPublish && accepted.length > 0) {
+    let out;
+    try {
+      out = core.handlers.onPublish(
+        publishContext({
+          channel: channel.path,
+          identity: decision.identity,
+          events: accepted.map((i) => ({ id: ids[i], payload: JSON.parse(events[i]) })),
+          headers: input.requestHeaders,
+        }),
+      );
+    } catch (e) {
+      if (e instanceof NamespaceHandlerError) throw new EventApiError(e.errorType, e.message);
+      throw e;
+    }
+    const byId = new Map(out.map((o) => [o.id, o]));
+    for (const index of accepted) {
+      const o = byId.get(ids[index]);
+      // Dropped by the handler: accepted, not broadcast.
+      if (!o) result.successful.push({ identifier: ids[index], index });
+      else if (o.error !== undefined) result.failed.push({ identifier: ids[index], index, code: ERROR_TYPES.handlerError, message: o.error });
+      else {
+        const text = JSON.stringify(o.payload ?? null);
+        const bytes = Buffer.byteLength(text);
+        if (bytes > LIMITS.eventMaxBytes) result.failed.push({ identifier: ids[index], index, code: ERROR_TYPES.eventTooLarge, message: tooLarge(bytes) });
+        else {
+          result.successful.push({ identifier: ids[index], index });
+          outgoing.push({ index, eventJson: JSON.stringify(text) });
+        }
+      }
+    }
+  } else {
+    for (const index of accepted) {
+      result.successful.push({ identifier: ids[index], index });
+      outgoing.push({ index, eventJson: JSON.stringify(events[index]) });
+    }
+  }
+  result.failed.sort((a, b) => a.index - b.index);
+  result.successful.sort((a, b) => a.index - b.index);
+  if (outgoing.length > 0) deliver(core, channel, outgoing.map((o) => o.eventJson));
+  return result;
+}
+
+/** Fan-out: one frame per event per subscription, in publish order. */
+export function deliver(core: EventApiCore, channel: Channel, eventJsons: string[]): number {
+  let sent = 0;
+  for (const sub of core.index.matching(channel)) {
+    const head = '{"type":"data","id":' + JSON.stringify(sub.id) + ',"event":';
+    for (const ej of eventJsons) {
+      if (!sub.owner.deliver(head + ej + '}')) break;
+      sent++;
+    }
+  }
+  return sent;
+}

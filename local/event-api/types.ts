@@ -1,0 +1,93 @@
+/**
+ * The contract of the AppSync Events emulator (`createEventApi`): what the dev
+ * server, the client tests and the benches code against. Defaults are the
+ * service's (functions/core/limits.ts) unless said otherwise.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { AuthorizerEvent, AuthorizerResult } from '../../functions/core/authorizer-contract';
+import type { ResolvedConfig } from '../../functions/core/config';
+import type { Logger } from '../../functions/shared/log';
+
+export interface IamCredential {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+export interface EventApiOptions {
+  /** Namespaces and their auth modes (functions/core/config.ts). */
+  config: ResolvedConfig;
+  /** SigV4 scope. Default: 'us-east-1'. */
+  region?: string;
+  /** Put in the authorizer's requestContext and the IAM identity. Defaults: 'local', '000000000000'. */
+  apiId?: string;
+  accountId?: string;
+  /** AWS_LAMBDA: the real authorizer, called in-process (createAuthorizerHandler from functions/authorizer/handler.ts). */
+  authorizer?: (event: AuthorizerEvent) => Promise<AuthorizerResult>;
+  /** AWS_IAM: credentials the emulator accepts. */
+  iamCredentials?: IamCredential[];
+  /** API_KEY: accepted keys. */
+  apiKeys?: string[];
+  /** APPSYNC_JS namespace handler source (functions/namespace/handlers.js), run for every namespace. */
+  namespaceHandlerCode?: string;
+  /** How often `ka` is sent. Default: 60000. */
+  keepAliveIntervalMs?: number;
+  /** Announced in connection_ack. Default: 300000. */
+  connectionTimeoutMs?: number;
+  /** The service closes a connection after this long. Default: 24 h. */
+  connectionLifetimeMs?: number;
+  /** Default: 200 (MaxSubscriptionsReachedError beyond). */
+  maxSubscriptionsPerConnection?: number;
+  /**
+   * Slow-consumer bound: bytes queued for one connection (ws bufferedAmount) before it
+   * is closed with 1008. Default: 8 MiB.
+   */
+  maxBufferedBytes?: number;
+  /** Largest WebSocket frame or HTTP body accepted. Default: 3 MiB (5 events of 240 KB, JSON-escaped). */
+  maxFrameBytes?: number;
+  /** Open WebSocket connections before new upgrades get 503. Default: 50000. */
+  maxConnections?: number;
+  /** Frames of one connection being processed at once before reading from it pauses. Default: 32. */
+  maxInFlightPerConnection?: number;
+  /** How long a closing slow consumer gets to take its close frame before it is cut off. Default: 1000. */
+  closeGraceMs?: number;
+  /** Lambda authorizer answers kept (LRU-ish). Default: 10000. */
+  authorizerCacheMaxEntries?: number;
+  logger?: Logger;
+  /** Log every frame in and out (authorization objects redacted). */
+  verbose?: boolean;
+  now?: () => number;
+}
+
+export interface EventApi {
+  /** Handles an HTTP request if it is `POST /event` (or OPTIONS for it); returns false otherwise. */
+  handleHttp(req: IncomingMessage, res: ServerResponse): Promise<boolean> | boolean;
+  /** Handles an upgrade if the path is /event/realtime (tolerate //realtime, /realtime); returns false otherwise. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /** In-process publish (as if POST /event with IAM); used by tests and benches. */
+  publish(channel: string, events: string[]): Promise<PublishResult>;
+  stats(): { connections: number; subscriptions: number };
+  close(): Promise<void>;
+}
+
+/** One error as the service reports it in `errors[]`. */
+export interface ServiceError {
+  errorType: string;
+  message: string;
+  errorCode?: number;
+}
+
+export interface PublishResult {
+  successful: Array<{ identifier: string; index: number }>;
+  failed: Array<{ identifier: string; index: number; code: string; message: string }>;
+}
+
+export interface ListeningEventApi {
+  api: EventApi;
+  /** http://127.0.0.1:PORT */
+  url: string;
+  /** 127.0.0.1:PORT, the host clients put in authorization objects and SigV4 signatures. */
+  httpHost: string;
+  close(): Promise<void>;
+}
