@@ -156,6 +156,8 @@ export function createTokenVerifier(tokens: RuntimeSettings['tokens'], deps: Tok
       try {
         return { payload: await verifyWith(token, set, alg) };
       } catch (e) {
+        // Network failures reach us as fetch's own errors (TypeError 'fetch failed'), not jose's.
+        if (set === remoteSet && !(e instanceof joseErrors.JOSEError)) return fail('JWKS_UNAVAILABLE', 'the JWKS URL could not be reached');
         last = mapJoseError(e, header);
         // Inline keys first; a kid they do not hold may still be in the remote set.
         if (last.ok === false && last.reason === 'KID_UNKNOWN') continue;
@@ -263,6 +265,5 @@ function mapJoseError(e: unknown, header?: ProtectedHeaderParameters): TokenResu
     // Remote key set fetch failures (non-200, bad JSON) surface as plain JOSEError.
     return f('JWKS_UNAVAILABLE', 'the JWKS could not be fetched');
   }
-  if (e instanceof TypeError && /fetch/i.test(e.message)) return f('JWKS_UNAVAILABLE', 'the JWKS could not be fetched');
   return f('VERIFY_FAILED', 'the token could not be verified');
 }
