@@ -1,0 +1,150 @@
+/**
+ * Policy suite over the synthesized Terraform JSON: least privilege, encryption,
+ * retention, one role per function, and who may invoke what. Runs over several
+ * configs so that options cannot widen a policy unnoticed.
+ */
+import type { EventsockConfig } from '../../functions/core/config';
+import { TABLES } from '../../functions/core/tables';
+import projectConfig from '../../eventsock.config';
+import { resources, synthStack } from './synth-support';
+
+type Stmt = { Sid?: string; Effect: string; Action: string | string[]; Resource: string | string[]; Principal?: unknown; Condition?: unknown };
+const list = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+
+/**
+ * Statements allowed a wildcard Action or Resource, and why AWS requires it. Empty:
+ * every Eventsock statement names its actions and ARNs. (The public function URL
+ * permissions are resource policies with Principal "*", checked separately below.)
+ */
+const WILDCARD_EXCEPTIONS: Record<string, string> = {};
+
+/** Each role's complete action list: adding an action must be a deliberate change here. */
+const ALLOWED_ACTIONS: Record<string, string[]> = {
+  eventsock_authorizer_policy: ['logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameter'],
+  eventsock_publish_policy: [
+    'logs:CreateLogStream', 'logs:PutLogEvents', 'appsync:EventPublish',
+    'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query',
+    'ssm:GetParameter', 'events:PutEvents',
+  ],
+  eventsock_history_policy: ['logs:CreateLogStream', 'logs:PutLogEvents', 'dynamodb:Query', 'dynamodb:GetItem', 'ssm:GetParameter'],
+  eventsock_appsync_logs_policy: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+};
+
+const configs: Array<[string, EventsockConfig]> = [
+  ['default', {}],
+  ['project', projectConfig],
+  [
+    'every option',
+    {
+      name: 'rt-prod',
+      namespaces: { default: {}, chat: { clientPublish: true }, feed: { subscribeAuthModes: ['AWS_LAMBDA', 'API_KEY'] } },
+      auth: { apiKey: {}, openIdConnect: { issuer: 'https://id.example.com' }, cognito: { userPoolId: 'eu-west-1_x', awsRegion: 'eu-west-1' } },
+      tokens: { algorithms: ['HS256', 'ES256'], jwksUrl: 'https://id.example.com/jwks', hs256Keys: [{ kid: 'a' }, { kid: 'b', parameterName: '/corp/b' }] },
+      publish: { apiKeyParameterNames: ['/corp/k1', '/corp/k2'], eventBusName: 'bus-1' },
+      history: { corsAllowedOrigins: ['https://app.example.com'] },
+      logging: { retentionDays: 90 },
+    },
+  ],
+];
+
+describe.each(configs)('policy suite, %s config', (_label, config) => {
+  const { tf } = synthStack(config);
+  const policies = resources(tf, 'aws_iam_role_policy').map(([id, r]) => ({ id, role: r.role as string, doc: JSON.parse(r.policy as string) as { Statement: Stmt[] } }));
+
+  it('has no IAM statement with Action or Resource "*" (or a service-wide wildcard) unless listed as an exception', () => {
+    for (const p of policies) {
+      for (const s of p.doc.Statement) {
+        const wild = list(s.Action).some((a) => a === '*' || a.endsWith(':*')) || list(s.Resource).some((r) => r === '*' || r === 'arn:aws:*');
+        if (wild) expect(WILDCARD_EXCEPTIONS).toHaveProperty(`${p.id}.${s.Sid}`);
+        expect(s.Effect).toBe('Allow');
+      }
+    }
+  });
+
+  it('scopes every resource to something this stack creates or names (no other account, region or API)', () => {
+    for (const p of policies) {
+      for (const s of p.doc.Statement) {
+        for (const r of list(s.Resource)) {
+          expect([p.id, r]).toEqual([p.id, expect.stringMatching(/^(\$\{aws_[a-z_]+\.[a-z0-9_]+\.[a-z_]+\}|arn:\$\{data\.aws_arn\.eventsock_account\.partition\}:[a-z]+:\$\{data\.aws_arn\.eventsock_account\.region\}:\$\{data\.aws_arn\.eventsock_account\.account\}:)/)]);
+        }
+      }
+    }
+  });
+
+  it('gives each role only its listed actions, and no kms:Decrypt (all keys are AWS managed)', () => {
+    for (const p of policies) {
+      const actions = p.doc.Statement.flatMap((s) => list(s.Action));
+      expect(ALLOWED_ACTIONS).toHaveProperty([p.id]);
+      for (const a of actions) expect([p.id, ALLOWED_ACTIONS[p.id].includes(a) ? 'allowed' : a]).toEqual([p.id, 'allowed']);
+      expect(actions).not.toContain('kms:Decrypt');
+    }
+  });
+
+  it('lets the publish function publish only to this API\'s namespaces, and touch only its own tables', () => {
+    const pub = policies.find((p) => p.id === 'eventsock_publish_policy')!.doc.Statement;
+    const publishTo = list(pub.find((s) => s.Action === 'appsync:EventPublish')!.Resource);
+    const namespaces = resources(tf, 'aws_appsync_channel_namespace').map(([id]) => `\${aws_appsync_channel_namespace.${id}.channel_namespace_arn}`);
+    expect(publishTo.sort()).toEqual(namespaces.sort());
+    const dynamo = pub.filter((s) => list(s.Action).some((a) => a.startsWith('dynamodb:'))).flatMap((s) => list(s.Resource));
+    expect(dynamo.sort()).toEqual(Object.keys(TABLES).map((t) => `\${aws_dynamodb_table.eventsock_table_${t}.arn}`).sort());
+    const history = policies.find((p) => p.id === 'eventsock_history_policy')!.doc.Statement;
+    expect(history.filter((s) => list(s.Action).some((a) => a.startsWith('dynamodb:'))).flatMap((s) => list(s.Resource))).toEqual(['${aws_dynamodb_table.eventsock_table_messages.arn}']);
+  });
+
+  it('encrypts every table, with point-in-time recovery and the TTL attribute from core/tables.ts', () => {
+    const tables = resources(tf, 'aws_dynamodb_table');
+    expect(tables).toHaveLength(Object.keys(TABLES).length);
+    for (const [id, t] of tables) {
+      const def = TABLES[id.replace('eventsock_table_', '') as keyof typeof TABLES];
+      expect(t.server_side_encryption).toEqual({ enabled: true });
+      expect(t.point_in_time_recovery).toEqual({ enabled: true });
+      expect(t.ttl).toEqual({ attribute_name: def.ttlAttribute, enabled: true });
+    }
+  });
+
+  it('gives every log group a retention, and every function (and the API) a log group of its own', () => {
+    const groups = resources(tf, 'aws_cloudwatch_log_group');
+    for (const [, g] of groups) expect(g.retention_in_days).toEqual(expect.any(Number));
+    const fns = resources(tf, 'aws_lambda_function');
+    const used = fns.map(([, f]) => (f.logging_config as { log_group: string }).log_group);
+    expect(new Set(used).size).toBe(fns.length);
+    for (const ref of used) expect(groups.map(([id]) => `\${aws_cloudwatch_log_group.${id}.name}`)).toContain(ref);
+    expect(groups.map(([, g]) => g.name)).toContain('/aws/appsync/apis/${aws_appsync_api.eventsock_api.api_id}');
+  });
+
+  it('gives every function a role of its own, whose policy is attached to that role only', () => {
+    const fns = resources(tf, 'aws_lambda_function');
+    const roles = fns.map(([, f]) => f.role as string);
+    expect(new Set(roles).size).toBe(fns.length);
+    for (const [id, f] of fns) {
+      const roleName = (f.role as string).replace('.arn}', '.name}');
+      expect(policies.filter((p) => p.role === roleName).map((p) => p.id)).toEqual([`${id}_policy`]);
+    }
+    for (const [, r] of resources(tf, 'aws_iam_role')) {
+      const trust = JSON.parse(r.assume_role_policy as string).Statement as Stmt[];
+      expect(trust).toHaveLength(1);
+      expect(trust[0].Principal).toEqual({ Service: expect.stringMatching(/^(lambda|appsync)\.amazonaws\.com$/) });
+    }
+  });
+
+  it('lets only this API invoke the authorizer', () => {
+    const perms = resources(tf, 'aws_lambda_permission');
+    const onAuthorizer = perms.filter(([, p]) => p.function_name === '${aws_lambda_function.eventsock_authorizer.function_name}');
+    expect(onAuthorizer).toHaveLength(1);
+    expect(onAuthorizer[0][1]).toMatchObject({ action: 'lambda:InvokeFunction', principal: 'appsync.amazonaws.com', source_arn: '${aws_appsync_api.eventsock_api.api_arn}' });
+    expect(resources(tf, 'aws_lambda_function_url').map(([id]) => id)).not.toContain('eventsock_authorizer_url');
+  });
+
+  it('opens public invocation only through function URLs (auth NONE), never a bare lambda:InvokeFunction for "*"', () => {
+    for (const [id, p] of resources(tf, 'aws_lambda_permission')) {
+      if (p.principal !== '*') continue;
+      expect(p.function_name).not.toBe('${aws_lambda_function.eventsock_authorizer.function_name}');
+      if (p.action === 'lambda:InvokeFunctionUrl') expect([id, p.function_url_auth_type]).toEqual([id, 'NONE']);
+      else expect([id, p.action, p.invoked_via_function_url]).toEqual([id, 'lambda:InvokeFunction', true]);
+    }
+  });
+
+  it('stores every secret as a SecureString', () => {
+    for (const [, p] of resources(tf, 'aws_ssm_parameter')) expect(p.type).toBe('SecureString');
+  });
+});
