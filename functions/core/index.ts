@@ -8,3 +8,4 @@ export * from './tables';
 export * from './config';
 export * from './event-request';
 export * from './authorizer-contract';
+export * from './message';
