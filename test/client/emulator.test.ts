@@ -104,7 +104,10 @@ describe('auth modes', () => {
       { type: 'apiKey' as const, apiKey: 'da2-wrong-key' },
       { type: 'token' as const, token: await signToken({ secret: 'not-the-secret', kid: 'k1', channels: { '/default/*': { subscribe: true } } }) },
     ]) {
-      const err = await connect({ endpoint: srv.url, auth, ...fast }).catch((e) => e as EventsockClientError);
+      const err = (await connect({ endpoint: srv.url, auth, ...fast }).then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as EventsockClientError;
       expect(err).toMatchObject({ code: 'CONNECTION_REFUSED', errorType: 'UnauthorizedException' });
       expect(err.message).not.toContain('wrong-secret');
       expect(err.message).not.toContain('da2-wrong-key');
