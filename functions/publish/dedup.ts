@@ -1,0 +1,131 @@
+/**
+ * Deduplication: the first publish of a `deduplicationId` claims it with a
+ * conditional write; every other publish within the window is answered as a
+ * duplicate with the first message's id and is not delivered.
+ *
+ * Exact under concurrent retries: the claim is `pending` while the first publish
+ * delivers, and the others wait for it. If that delivery fails the claim is released
+ * and a waiting retry takes over, so a caller is never told "duplicate" of a message
+ * nobody received. A claim whose owner died (Lambda timeout) expires after its lease.
+ * DynamoDB deletes expired items lazily and dynalite never does, so expiry is
+ * compared in the condition and in code, never left to TTL.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { EventsockError } from '../core/errors';
+import { LIMITS } from '../core/limits';
+
+export type ClaimOutcome = { kind: 'won'; owner: string } | { kind: 'duplicate'; messageId: string; channel: string; event: string };
+
+export interface Dedup {
+  /** Claims the id, or waits for the publish that holds it and answers as its duplicate. */
+  claim(deduplicationId: string): Promise<ClaimOutcome>;
+  /** Marks the claim published: later publishes get this id. */
+  published(deduplicationId: string, owner: string, message: { id: string; channel: string; event: string }): Promise<void>;
+  /** Gives the claim up after a failed delivery so a retry can publish. */
+  release(deduplicationId: string, owner: string): Promise<void>;
+}
+
+export interface DedupOptions {
+  dynamo: Pick<DynamoDBClient, 'send'>;
+  table: string;
+  now: () => number;
+  /** How long a pending claim is honoured: longer than a whole delivery. */
+  leaseMs: number;
+  /** Pause between looks at a pending claim. Default: 25 ms. */
+  pollMs?: number;
+}
+
+const isConditionFailure = (e: unknown) => e instanceof ConditionalCheckFailedException || (e as Error)?.name === 'ConditionalCheckFailedException';
+
+export function createDedup(opts: DedupOptions): Dedup {
+  const pollMs = opts.pollMs ?? 25;
+  const key = (id: string) => ({ deduplicationId: { S: id } });
+  return {
+    async claim(deduplicationId) {
+      const deadline = opts.now() + opts.leaseMs + pollMs;
+      for (;;) {
+        const now = opts.now();
+        const owner = randomUUID();
+        try {
+          await opts.dynamo.send(
+            new PutItemCommand({
+              TableName: opts.table,
+              Item: {
+                ...key(deduplicationId),
+                owner: { S: owner },
+                status: { S: 'pending' },
+                leaseUntil: { N: String(now + opts.leaseMs) },
+                expiresAt: { N: String(Math.ceil((now + opts.leaseMs) / 1000) + LIMITS.dedupWindowSeconds) },
+              },
+              ConditionExpression: 'attribute_not_exists(deduplicationId) OR expiresAt < :nowS OR (#st = :pending AND leaseUntil < :nowMs)',
+              ExpressionAttributeNames: { '#st': 'status' },
+              ExpressionAttributeValues: { ':nowS': { N: String(Math.floor(now / 1000)) }, ':nowMs': { N: String(now) }, ':pending': { S: 'pending' } },
+            }),
+          );
+          return { kind: 'won', owner };
+        } catch (e) {
+          if (!isConditionFailure(e)) throw e;
+        }
+        const got = await opts.dynamo.send(new GetItemCommand({ TableName: opts.table, Key: key(deduplicationId), ConsistentRead: true }));
+        const item = got.Item;
+        const at = opts.now();
+        // Gone, expired or abandoned since our write: try to claim again at once.
+        if (!item || Number(item.expiresAt?.N) < Math.floor(at / 1000)) continue;
+        if (item.status?.S === 'published' && item.messageId?.S) {
+          return { kind: 'duplicate', messageId: item.messageId.S, channel: item.channel?.S ?? '', event: item.event?.S ?? '' };
+        }
+        if (Number(item.leaseUntil?.N) < at) continue;
+        if (at >= deadline) {
+          throw new EventsockError('DUPLICATE_IN_FLIGHT', 'a publish with this deduplicationId is still in progress; retry later', { field: 'deduplicationId' });
+        }
+        await new Promise((r) => setTimeout(r, pollMs));
+      }
+    },
+
+    async published(deduplicationId, owner, message) {
+      const now = opts.now();
+      await opts.dynamo.send(
+        new UpdateItemCommand({
+          TableName: opts.table,
+          Key: key(deduplicationId),
+          UpdateExpression: 'SET #st = :published, messageId = :id, #ch = :channel, #ev = :event, expiresAt = :exp REMOVE leaseUntil',
+          ConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#st': 'status', '#owner': 'owner', '#ch': 'channel', '#ev': 'event' },
+          ExpressionAttributeValues: {
+            ':published': { S: 'published' },
+            ':id': { S: message.id },
+            ':channel': { S: message.channel },
+            ':event': { S: message.event },
+            ':exp': { N: String(Math.floor(now / 1000) + LIMITS.dedupWindowSeconds) },
+            ':owner': { S: owner },
+          },
+        }),
+      );
+    },
+
+    async release(deduplicationId, owner) {
+      try {
+        await opts.dynamo.send(
+          new DeleteItemCommand({
+            TableName: opts.table,
+            Key: key(deduplicationId),
+            ConditionExpression: '#owner = :owner',
+            ExpressionAttributeNames: { '#owner': 'owner' },
+            ExpressionAttributeValues: { ':owner': { S: owner } },
+          }),
+        );
+      } catch (e) {
+        // Someone took the claim over after our lease ran out; it is theirs to release.
+        if (!isConditionFailure(e)) throw e;
+      }
+    },
+  };
+}

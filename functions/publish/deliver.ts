@@ -1,0 +1,137 @@
+/**
+ * Delivery to AppSync Events: a SigV4-signed `POST /event` with up to 5 events of
+ * one channel, as the service's HTTP publish expects. The request is the one
+ * `eventRequest()` describes (the same bytes the client library and the emulator
+ * use), signed for `settings.eventApiHttpHost`.
+ *
+ * Throttling (429), 5xx and network errors are retried with full-jitter exponential
+ * backoff until a total time budget runs out; every other answer is final. The
+ * service answers per event (`successful` / `failed` by index), so one event over
+ * the size limit fails alone.
+ *
+ * fetch sends the Host of the URL it is given: pass an `url` whose host is the
+ * signed host (in AWS both are the API's HTTP host; the emulator serves the host
+ * it puts in the settings).
+ */
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, HttpRequest } from '@smithy/types';
+import { eventRequest, SIGV4_SERVICE } from '../core/event-request';
+import { LIMITS } from '../core/limits';
+
+export type EventOutcome = { ok: true } | { ok: false; code: string; message: string };
+
+export interface DeliveryOptions {
+  /** Total time for one chunk, retries included. Default: 10 s. */
+  budgetMs?: number;
+  /** First backoff ceiling; doubles per attempt. Default: 100 ms. */
+  baseDelayMs?: number;
+  /** Largest backoff ceiling. Default: 2 s. */
+  maxDelayMs?: number;
+  /** One attempt's time limit. Default: 5 s. */
+  attemptTimeoutMs?: number;
+}
+
+export interface Deliverer {
+  /** Publishes up to 5 events (envelope JSON strings) to one channel; one outcome per event, in order. */
+  deliver(channel: string, events: string[]): Promise<EventOutcome[]>;
+}
+
+export interface DelivererDeps extends DeliveryOptions {
+  host: string;
+  url: string;
+  region: string;
+  credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  fetch: typeof fetch;
+  now: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+interface AttemptResult {
+  retry: boolean;
+  outcomes?: EventOutcome[];
+  failure?: { code: string; message: string };
+}
+
+export function createDeliverer(deps: DelivererDeps): Deliverer {
+  const budgetMs = deps.budgetMs ?? 10_000;
+  const baseDelayMs = deps.baseDelayMs ?? 100;
+  const maxDelayMs = deps.maxDelayMs ?? 2000;
+  const attemptTimeoutMs = deps.attemptTimeoutMs ?? 5000;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const signer = new SignatureV4({ service: SIGV4_SERVICE, region: deps.region, credentials: deps.credentials, sha256: Sha256, applyChecksum: false });
+
+  async function attempt(channel: string, events: string[], timeoutMs: number): Promise<AttemptResult> {
+    const req = eventRequest(deps.host, { kind: 'publish', channel, events });
+    const signed = await signer.sign({ ...req, query: {} } as unknown as HttpRequest);
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(signed.headers)) if (k.toLowerCase() !== 'host') headers[k] = String(v);
+    let res: Response;
+    try {
+      res = await deps.fetch(deps.url, { method: 'POST', headers, body: req.body, signal: AbortSignal.timeout(Math.max(1, timeoutMs)) });
+    } catch (e) {
+      return { retry: true, failure: { code: 'DELIVERY_FAILED', message: `the Event API could not be reached (${(e as Error).name})` } };
+    }
+    const text = await res.text().catch(() => '');
+    if (res.status === 429 || res.status >= 500) {
+      return { retry: true, failure: { code: 'DELIVERY_FAILED', message: `the Event API answered ${res.status}${errorType(res, text)}` } };
+    }
+    if (res.status !== 200) {
+      return { retry: false, failure: { code: 'DELIVERY_REFUSED', message: `the Event API refused the publish: ${res.status}${errorType(res, text)}` } };
+    }
+    let body: { successful?: Array<{ index?: number }>; failed?: Array<{ index?: number; code?: string; message?: string }> };
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return { retry: false, failure: { code: 'DELIVERY_FAILED', message: 'the Event API answered 200 with a body that is not JSON' } };
+    }
+    const outcomes: Array<EventOutcome | undefined> = events.map(() => undefined);
+    for (const s of body.successful ?? []) if (typeof s.index === 'number' && s.index < events.length) outcomes[s.index] = { ok: true };
+    for (const f of body.failed ?? []) {
+      if (typeof f.index === 'number' && f.index < events.length) {
+        outcomes[f.index] = { ok: false, code: 'DELIVERY_REFUSED', message: `the Event API refused the event: ${f.code ?? 'unknown'}${f.message ? ` (${String(f.message).slice(0, 200)})` : ''}` };
+      }
+    }
+    return {
+      retry: false,
+      outcomes: outcomes.map((o) => o ?? { ok: false, code: 'DELIVERY_FAILED', message: 'the Event API did not acknowledge the event' }),
+    };
+  }
+
+  return {
+    async deliver(channel, events) {
+      if (events.length === 0) return [];
+      if (events.length > LIMITS.eventsPerPublish) throw new Error(`at most ${LIMITS.eventsPerPublish} events per delivery`);
+      const deadline = deps.now() + budgetMs;
+      let last: AttemptResult | undefined;
+      // What the service last said beats a timeout cut short by the budget, for the caller's error.
+      let lastAnswer: string | undefined;
+      for (let n = 0; ; n++) {
+        last = await attempt(channel, events, Math.min(attemptTimeoutMs, deadline - deps.now()));
+        if (!last.retry) break;
+        if (last.failure?.message.startsWith('the Event API answered')) lastAnswer = last.failure.message;
+        const delay = Math.random() * Math.min(maxDelayMs, baseDelayMs * 2 ** n);
+        if (deps.now() + delay >= deadline) {
+          last.failure = { code: 'DELIVERY_FAILED', message: `${lastAnswer ?? last.failure?.message ?? 'delivery failed'}; gave up after ${n + 1} attempts in ${budgetMs} ms` };
+          break;
+        }
+        await sleep(delay);
+      }
+      if (last.outcomes) return last.outcomes;
+      const failure = last.failure ?? { code: 'DELIVERY_FAILED', message: 'delivery failed' };
+      return events.map(() => ({ ok: false as const, ...failure }));
+    },
+  };
+}
+
+function errorType(res: Response, text: string): string {
+  const t = res.headers.get('x-amzn-errortype');
+  if (t) return ` ${t.split(':')[0]}`;
+  try {
+    const b = JSON.parse(text) as { errors?: Array<{ errorType?: string }> };
+    const e = b.errors?.[0]?.errorType;
+    return e ? ` ${String(e).slice(0, 100)}` : '';
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * The publish function: `POST /publish` on its Function URL with a bearer API key,
+ * and direct Lambda invoke (IAM) with one message or `{ messages: [...] }`.
+ * Both answer the same bodies:
+ * - one message: `{ id, channel, event }` (plus `duplicate: true` for a repeat);
+ * - a batch: `{ results: [...] }`, one per message in order, each either the above
+ *   or `{ channel, event, error }`;
+ * - refused: `{ error: { code, message, field?, limit? } }`.
+ * Over HTTP: 202 when everything was published, 207 for a batch where only some was,
+ * 400 invalid, 401 bad key (never saying which), 413 body too large, 404/405 for
+ * other paths and methods, 409/502/503 for a single message that failed.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import type { RuntimeSettings } from '../core/config';
+import { EventsockError } from '../core/errors';
+import { LIMITS } from '../core/limits';
+import { validatePublishRequest, type MessageRules, type PublishMessage } from '../core/message';
+import { bearerToken, bodyBytes, bodyText, errorBody, isHttpEvent, json, toErrorBody, type ErrorBody, type HttpEvent, type HttpResult } from '../shared/http';
+import { createLogger, type Logger } from '../shared/log';
+import type { SecretSource } from '../shared/secrets';
+import { createApiKeyCheck } from './api-keys';
+import { createDedup } from './dedup';
+import { createDeliverer, type DeliveryOptions } from './deliver';
+import { createEmitter } from './emit';
+import { createIdAllocator } from './ids';
+import { publishMessages, type PublishResult } from './publish';
+
+export type PublishInvokePayload = PublishMessage | { messages: PublishMessage[] };
+export type PublishBody = PublishResult | { results: PublishResult[] } | ErrorBody;
+
+export interface PublishHandlerDeps {
+  settings: RuntimeSettings;
+  dynamo: Pick<DynamoDBClient, 'send'>;
+  secrets: SecretSource;
+  /** Where deliveries are POSTed. Default: `https://${settings.eventApiHttpHost}/event`. Its host is sent as Host, so it should be the signed host. */
+  eventApiUrl?: string;
+  /** The credentials that sign deliveries (the function's role). */
+  credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  fetch?: typeof fetch;
+  eventBridge?: { send(cmd: never): Promise<unknown> };
+  logger?: Logger;
+  now?: () => number;
+  delivery?: DeliveryOptions;
+  /** Pause between looks at a deduplicationId another publish holds. Default: 25 ms. */
+  dedupPollMs?: number;
+  /** Largest HTTP body. Default: room for a full batch of maximum messages, at most the Function URL's 6 MB. */
+  maxBodyBytes?: number;
+}
+
+export type PublishHandler = (event: HttpEvent | PublishInvokePayload) => Promise<HttpResult | PublishBody>;
+
+const PUBLISH_PATHS = new Set(['/publish', '/publish/']);
+const FUNCTION_URL_MAX_BYTES = 6 * 1024 * 1024;
+
+function statusFor(code: string): number {
+  switch (code) {
+    case 'DUPLICATE_IN_FLIGHT':
+      return 409;
+    case 'DELIVERY_FAILED':
+    case 'DELIVERY_REFUSED':
+      return 502;
+    case 'ID_CONTENTION':
+    case 'STORE_FAILED':
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+export function createPublishHandler(deps: PublishHandlerDeps): PublishHandler {
+  const { settings } = deps;
+  const now = deps.now ?? Date.now;
+  const logger = deps.logger ?? createLogger({ fields: { fn: 'publish' } });
+  const rules: MessageRules = { defaultNamespace: settings.defaultNamespace, namespaces: settings.namespaces, maxDataBytes: settings.publish.maxDataBytes };
+  const maxBodyBytes = deps.maxBodyBytes ?? Math.min(FUNCTION_URL_MAX_BYTES, LIMITS.publishBatchMax * (settings.publish.maxDataBytes + 2048));
+  const delivery = { budgetMs: 10_000, ...deps.delivery };
+  const checkKey = createApiKeyCheck(deps.secrets, settings.publish.apiKeyParameterNames);
+  const deliverer = createDeliverer({
+    ...delivery,
+    host: settings.eventApiHttpHost,
+    url: deps.eventApiUrl ?? `https://${settings.eventApiHttpHost}/event`,
+    region: settings.region,
+    credentials: deps.credentials,
+    fetch: deps.fetch ?? fetch,
+    now,
+  });
+  const publisherDeps = {
+    dynamo: deps.dynamo,
+    messagesTable: settings.tables.messages,
+    namespaces: settings.namespaces,
+    ids: createIdAllocator({ dynamo: deps.dynamo, headsTable: settings.tables.heads, now }),
+    // The lease covers a whole delivery of the largest batch plus the writes around it.
+    dedup: createDedup({ dynamo: deps.dynamo, table: settings.tables.dedup, now, leaseMs: delivery.budgetMs * 2 + 5000, pollMs: deps.dedupPollMs }),
+    deliverer,
+    emitter: deps.eventBridge
+      ? createEmitter({ eventBridge: deps.eventBridge as { send(cmd: unknown): Promise<unknown> }, eventBusName: settings.publish.eventBusName, logger })
+      : undefined,
+    now,
+  };
+
+  async function run(input: unknown, log: Logger): Promise<{ status: number; body: PublishBody }> {
+    let request;
+    try {
+      request = validatePublishRequest(input, rules);
+    } catch (e) {
+      if (e instanceof EventsockError) {
+        log.info('publish refused', { code: e.code, field: e.field });
+        return { status: 400, body: toErrorBody(e) };
+      }
+      throw e;
+    }
+    const results = await publishMessages(request.messages, { ...publisherDeps, logger: log });
+    const failed = results.filter((r) => 'error' in r).length;
+    log.info('publish', {
+      messages: results.length,
+      failed,
+      duplicates: results.filter((r) => 'duplicate' in r).length,
+      ids: results.map((r) => ('id' in r ? r.id : null)),
+    });
+    if (request.batch) return { status: failed === 0 ? 202 : failed < results.length ? 207 : statusFor((results[0] as { error: { code: string } }).error.code), body: { results } };
+    const r = results[0];
+    if ('error' in r) return { status: statusFor(r.error.code), body: { error: r.error } };
+    return { status: 202, body: r };
+  }
+
+  async function http(event: HttpEvent, log: Logger): Promise<HttpResult> {
+    if (!PUBLISH_PATHS.has(event.rawPath)) return json(404, errorBody('NOT_FOUND', `no route for ${event.rawPath.slice(0, 100)}; POST /publish`));
+    if (event.requestContext.http.method.toUpperCase() !== 'POST') {
+      return json(405, errorBody('METHOD_NOT_ALLOWED', `${event.requestContext.http.method.slice(0, 20)} is not allowed on /publish; use POST`), { allow: 'POST' });
+    }
+    const key = await checkKey(bearerToken(event));
+    if (key === 'unavailable') {
+      log.error('publish API keys could not be read', { parameters: settings.publish.apiKeyParameterNames });
+      return json(503, errorBody('SECRET_UNAVAILABLE', 'the publish API keys could not be read; try again'));
+    }
+    if (key === 'mismatch') {
+      log.warn('publish refused', { code: 'UNAUTHORIZED', sourceIp: event.requestContext.http.sourceIp });
+      return json(401, errorBody('UNAUTHORIZED', 'missing or invalid API key (Authorization: Bearer <key>)'), { 'www-authenticate': 'Bearer' });
+    }
+    const size = bodyBytes(event);
+    if (size > maxBodyBytes) {
+      return json(413, errorBody('PAYLOAD_TOO_LARGE', `request body is ${size} bytes; at most ${maxBodyBytes} are allowed`, { field: 'body', limit: maxBodyBytes }));
+    }
+    let input: unknown;
+    try {
+      input = JSON.parse(bodyText(event));
+    } catch {
+      return json(400, errorBody('INVALID_JSON', 'request body must be JSON: one message or { "messages": [...] }', { field: 'body' }));
+    }
+    const { status, body } = await run(input, log);
+    return json(status, body);
+  }
+
+  return async (event) => {
+    const log = logger.child({ requestId: isHttpEvent(event) ? event.requestContext.requestId : undefined });
+    try {
+      if (isHttpEvent(event)) return await http(event, log);
+      return (await run(event, log)).body;
+    } catch (e) {
+      log.error('publish failed', { error: (e as Error)?.message });
+      const body = toErrorBody(e);
+      return isHttpEvent(event) ? json(statusFor(body.error.code), body) : body;
+    }
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * Message ids: ULIDs that strictly increase within a channel, also when several
+ * publish functions run at once. Each channel has a head item holding the last id
+ * given out; a publisher proposes ids above it and writes the new head with the
+ * condition `lastId < :new`. Two publishers can never both win the same range, and
+ * a loser re-reads the head and proposes again. ULIDs compare as strings in
+ * time-then-random order, so DynamoDB's string comparison is the id order.
+ *
+ * Namespaces with `ordering: 'none'` skip the head: their ids are time-ordered ULIDs
+ * (monotonic within one container), which costs no write.
+ */
+import { ConditionalCheckFailedException, GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { incrementBase32, monotonicFactory, ulid } from 'ulid';
+import { EventsockError } from '../core/errors';
+
+/** Heads outlive any clock skew between containers by far, then let TTL tidy them. */
+const HEAD_TTL_SECONDS = 24 * 60 * 60;
+
+export interface IdAllocator {
+  /** `count` ids for one channel, strictly increasing, all above any id given out on it before. */
+  allocate(channel: string, count: number, ordering: 'channel' | 'none'): Promise<string[]>;
+}
+
+export interface IdAllocatorOptions {
+  dynamo: Pick<DynamoDBClient, 'send'>;
+  headsTable: string;
+  now: () => number;
+  /** Attempts under contention before giving up. Default: 50. */
+  maxAttempts?: number;
+}
+
+/** The smallest run of `count` ULIDs that is above `after` and not before `now`. */
+export function nextIds(after: string | undefined, count: number, now: number): string[] {
+  const out: string[] = [];
+  let id = ulid(now);
+  if (after !== undefined && id <= after) id = incrementBase32(after);
+  out.push(id);
+  for (let i = 1; i < count; i++) {
+    id = incrementBase32(id);
+    out.push(id);
+  }
+  return out;
+}
+
+export function createIdAllocator(opts: IdAllocatorOptions): IdAllocator {
+  const maxAttempts = opts.maxAttempts ?? 50;
+  const unordered = monotonicFactory();
+  return {
+    async allocate(channel, count, ordering) {
+      if (ordering === 'none') return Array.from({ length: count }, () => unordered(opts.now()));
+      let known: string | undefined;
+      for (let attempt = 0; attempt < maxAttempts; attempt++) {
+        const now = opts.now();
+        const ids = nextIds(known, count, now);
+        const last = ids[ids.length - 1];
+        try {
+          await opts.dynamo.send(
+            new PutItemCommand({
+              TableName: opts.headsTable,
+              Item: { channel: { S: channel }, lastId: { S: last }, expiresAt: { N: String(Math.floor(now / 1000) + HEAD_TTL_SECONDS) } },
+              // Our first id must be above the head: then our whole run is.
+              ConditionExpression: 'attribute_not_exists(lastId) OR lastId < :first',
+              ExpressionAttributeValues: { ':first': { S: ids[0] } },
+            }),
+          );
+          return ids;
+        } catch (e) {
+          if (!(e instanceof ConditionalCheckFailedException) && (e as Error).name !== 'ConditionalCheckFailedException') throw e;
+          const head = await opts.dynamo.send(new GetItemCommand({ TableName: opts.headsTable, Key: { channel: { S: channel } }, ConsistentRead: true }));
+          known = head.Item?.lastId?.S;
+          // Spread contending publishers so they do not collide again in lockstep.
+          if (attempt > 2) await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)));
+        }
+      }
+      throw new EventsockError('ID_CONTENTION', `could not allocate an id on ${channel} after ${maxAttempts} attempts`, { field: 'channel', limit: maxAttempts });
+    },
+  };
+}

@@ -1,0 +1,188 @@
+/**
+ * Publishing validated messages: deduplicate, give out ids, store, deliver, emit.
+ *
+ * Order matters for the guarantees:
+ * - dedup claims come first, so a duplicate costs no id and no delivery;
+ * - ids are given out per channel in one head write for all of that channel's messages;
+ * - stored messages are written before delivery, so whatever a subscriber receives is
+ *   already readable through the history API; a failed delivery deletes it again;
+ * - chunks of one channel go out one after another (ids reach subscribers in order),
+ *   channels in parallel;
+ * - a message is reported published only when AppSync acknowledged it.
+ */
+import type { ValidatedMessage } from '../core/message';
+import { LIMITS } from '../core/limits';
+import { EventsockError } from '../core/errors';
+import type { Logger } from '../shared/log';
+import { deleteMessage, expiryFor, putMessage } from '../shared/messages-table';
+import type { Dedup } from './dedup';
+import type { Deliverer } from './deliver';
+import type { IdAllocator } from './ids';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+
+export type PublishResult =
+  | { id: string; channel: string; event: string; duplicate?: true }
+  | { channel: string; event: string; error: { code: string; message: string; field?: string } };
+
+export interface PubSubEmitter {
+  /** Puts published envelopes on EventBridge; failures are logged, never undo a publish. */
+  emit(envelopes: string[]): Promise<void>;
+}
+
+export interface PublisherDeps {
+  dynamo: Pick<DynamoDBClient, 'send'>;
+  messagesTable: string;
+  namespaces: Record<string, { ordering: 'channel' | 'none' }>;
+  ids: IdAllocator;
+  dedup: Dedup;
+  deliverer: Deliverer;
+  emitter?: PubSubEmitter;
+  logger: Logger;
+  now: () => number;
+}
+
+/** The envelope JSON, built around the already-serialized data (it was measured as it is). */
+export function envelopeJson(id: string, m: ValidatedMessage): string {
+  return `{"id":${JSON.stringify(id)},"event":${JSON.stringify(m.event)},"channel":${JSON.stringify(m.channel.path)},"data":${m.dataJson},"meta":{"uid":null,"umd":null}}`;
+}
+
+const failure = (m: ValidatedMessage, code: string, message: string, field?: string): PublishResult => ({
+  channel: m.channel.path,
+  event: m.event,
+  error: field ? { code, message, field } : { code, message },
+});
+
+function errorOf(e: unknown): { code: string; message: string } {
+  if (e instanceof EventsockError) return { code: e.code, message: e.message };
+  return { code: 'INTERNAL', message: 'internal error' };
+}
+
+export async function publishMessages(messages: ValidatedMessage[], deps: PublisherDeps): Promise<PublishResult[]> {
+  const results: Array<PublishResult | undefined> = messages.map(() => undefined);
+  const owners = new Map<number, string>();
+  const firstWithId = new Map<string, number>();
+  const sameAs = new Map<number, number>();
+
+  // 1. Dedup claims, one per distinct id; later copies in the same batch follow the first.
+  await Promise.all(
+    messages.map(async (m, i) => {
+      if (m.deduplicationId === undefined) return;
+      const first = firstWithId.get(m.deduplicationId);
+      if (first !== undefined) {
+        sameAs.set(i, first);
+        return;
+      }
+      firstWithId.set(m.deduplicationId, i);
+      try {
+        const c = await deps.dedup.claim(m.deduplicationId);
+        if (c.kind === 'won') owners.set(i, c.owner);
+        else results[i] = { id: c.messageId, channel: c.channel || m.channel.path, event: c.event || m.event, duplicate: true };
+      } catch (e) {
+        deps.logger.error('dedup claim failed', { code: errorOf(e).code, error: (e as Error).message });
+        const { code, message } = errorOf(e);
+        results[i] = failure(m, code, message, code === 'DUPLICATE_IN_FLIGHT' ? 'deduplicationId' : undefined);
+      }
+    }),
+  );
+
+  // 2. Everything still unanswered goes out, grouped by channel in publish order.
+  const byChannel = new Map<string, number[]>();
+  messages.forEach((m, i) => {
+    if (results[i] || sameAs.has(i)) return;
+    const list = byChannel.get(m.channel.path) ?? [];
+    list.push(i);
+    byChannel.set(m.channel.path, list);
+  });
+
+  const published: string[] = [];
+  await Promise.all(
+    [...byChannel].map(async ([channel, idx]) => {
+      const ordering = deps.namespaces[messages[idx[0]].channel.namespace]?.ordering ?? 'channel';
+      let ids: string[];
+      try {
+        ids = await deps.ids.allocate(channel, idx.length, ordering);
+      } catch (e) {
+        deps.logger.error('id allocation failed', { channel, error: (e as Error).message });
+        const { code, message } = errorOf(e);
+        for (const i of idx) results[i] = failure(messages[i], code, message);
+        return;
+      }
+      const envelopes = idx.map((i, k) => envelopeJson(ids[k], messages[i]));
+
+      // Store first (see above); a message that cannot be stored is not sent.
+      const ready: number[] = [];
+      await Promise.all(
+        idx.map(async (i, k) => {
+          const m = messages[i];
+          if (m.store !== 0) {
+            try {
+              await putMessage(deps.dynamo, deps.messagesTable, { channel, id: ids[k], envelope: envelopes[k], expiresAt: expiryFor(m.store, deps.now()) });
+            } catch (e) {
+              deps.logger.error('store failed', { channel, id: ids[k], error: (e as Error).message });
+              results[i] = failure(m, 'STORE_FAILED', 'the message could not be stored; it was not delivered');
+              return;
+            }
+          }
+          ready.push(k);
+        }),
+      );
+      ready.sort((a, b) => a - b);
+
+      for (let start = 0; start < ready.length; start += LIMITS.eventsPerPublish) {
+        const chunk = ready.slice(start, start + LIMITS.eventsPerPublish);
+        const outcomes = await deps.deliverer.deliver(
+          channel,
+          chunk.map((k) => envelopes[k]),
+        );
+        outcomes.forEach((o, j) => {
+          const k = chunk[j];
+          const i = idx[k];
+          const m = messages[i];
+          if (o.ok) {
+            results[i] = { id: ids[k], channel, event: m.event };
+            if (m.emitPubSubEvent) published.push(envelopes[k]);
+          } else {
+            results[i] = failure(m, o.code, o.message);
+          }
+        });
+      }
+
+      // Undo what a failed delivery left behind, so history and dedup never point at it.
+      await Promise.all(
+        idx.map(async (i, k) => {
+          const r = results[i];
+          if (!r || !('error' in r) || messages[i].store === 0 || r.error.code === 'STORE_FAILED') return;
+          await deleteMessage(deps.dynamo, deps.messagesTable, channel, ids[k]).catch((e: Error) =>
+            deps.logger.error('could not delete an undelivered stored message', { channel, id: ids[k], error: e.message }),
+          );
+        }),
+      );
+    }),
+  );
+
+  // 3. Settle dedup claims: published ones now answer duplicates, failed ones are given back.
+  await Promise.all(
+    [...owners].map(async ([i, owner]) => {
+      const m = messages[i];
+      const r = results[i];
+      try {
+        if (r && 'id' in r) await deps.dedup.published(m.deduplicationId!, owner, { id: r.id, channel: r.channel, event: r.event });
+        else await deps.dedup.release(m.deduplicationId!, owner);
+      } catch (e) {
+        deps.logger.error('dedup settle failed', { error: (e as Error).message });
+      }
+    }),
+  );
+
+  for (const [i, first] of sameAs) {
+    const r = results[first]!;
+    results[i] = 'id' in r ? { id: r.id, channel: r.channel, event: r.event, duplicate: true } : { ...r };
+  }
+
+  if (published.length > 0) {
+    if (deps.emitter) await deps.emitter.emit(published);
+    else deps.logger.warn('emitPubSubEvent requested but no EventBridge client is configured', { count: published.length });
+  }
+
+  return results.map((r, i) => r ?? failure(messages[i], 'INTERNAL', 'internal error'));
+}
