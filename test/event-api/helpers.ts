@@ -14,7 +14,7 @@ export function headerProtocol(auth: Record<string, string>): string {
 }
 
 export async function startApi(
-  partial: Partial<EventApiOptions> & { config?: EventsockConfig } = {},
+  partial: Omit<Partial<EventApiOptions>, 'config'> & { config?: EventsockConfig } = {},
 ): Promise<ListeningEventApi & { logger: ReturnType<typeof memoryLogger> }> {
   const logger = memoryLogger();
   const config = resolveConfig(
