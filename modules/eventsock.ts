@@ -30,6 +30,7 @@ import { type AuthMode, type EventsockConfig, type ResolvedConfig, resolveConfig
 import { ConfigError } from '../functions/core/errors';
 import { LIMITS } from '../functions/core/limits';
 import { TABLES, type TableName } from '../functions/core/tables';
+import { namespaceHandlerCode, namespaceHandlerSettings, SETTINGS_LINE_RE } from '../functions/namespace/code';
 import { FUNCTIONS, FUNCTION_NAMES, type FunctionName, LAMBDA_ARCHITECTURE, LAMBDA_HANDLER, LAMBDA_RUNTIME, NAMESPACE_HANDLERS_FILE } from './functions';
 import { APPSYNC_ASSUME_ROLE, escapeTemplate, LAMBDA_ASSUME_ROLE, policyDocument, resourceList, type Statement } from './policy';
 
@@ -61,7 +62,10 @@ export interface EventsockProps {
   config: EventsockConfig;
   /** The built zip of each function (modules/build-functions.ts). */
   code: Record<FunctionName, LambdaCode>;
-  /** APPSYNC_JS code for every namespace. Default: the contents of functions/namespace/handlers.js. */
+  /**
+   * APPSYNC_JS source for every namespace, with its `// @eventsock:settings` line; the
+   * config's namespace settings are written into that line. Default: functions/namespace/handlers.js.
+   */
   namespaceHandlers?: string;
   /** Module export only: take these values from Terraform variables. */
   variables?: EventsockVariables;
@@ -103,7 +107,25 @@ export function checkNamespaceHandlers(code: string, source = 'namespaceHandlers
   if (!/\bexport\s+function\s+onPublish\b|\bexport\s+function\s+onSubscribe\b/.test(code)) {
     throw new ConfigError('namespaceHandlers', `${source} exports neither onPublish nor onSubscribe`);
   }
+  if ((code.match(new RegExp(SETTINGS_LINE_RE.source, 'gm')) ?? []).length !== 1) {
+    throw new ConfigError('namespaceHandlers', `${source} must hold exactly one \`const SETTINGS = ...; // @eventsock:settings\` line`);
+  }
   return code;
+}
+
+/**
+ * The namespace handler code as a Terraform string: Terraform reads `${` and `%{` in
+ * any string as template syntax, so the JavaScript is escaped. With module variables
+ * the SETTINGS line becomes a jsonencode() of the namespaces Terraform resolves.
+ */
+function namespaceCode(resolved: ResolvedConfig, source: string, vars: EventsockVariables | undefined): string {
+  if (!vars) return escapeTemplate(namespaceHandlerCode(resolved, source));
+  // The per-namespace fields the handler reads, derived from the function that writes them.
+  const sample = namespaceHandlerSettings(resolved);
+  const nsFields = Object.keys(Object.values(sample.namespaces)[0] ?? {});
+  const perNs = nsFields.map((f) => `${f} = v.${f}`).join(', ');
+  const expr = `{ namespaces = { for k, v in ${vars.namespaces} : k => { ${perNs} } }, maxDataBytes = ${sample.maxDataBytes} }`;
+  return escapeTemplate(source).replace(SETTINGS_LINE_RE, () => `const SETTINGS = \${jsonencode(${expr})}; // @eventsock:settings`);
 }
 
 export class Eventsock extends Construct {
@@ -137,7 +159,8 @@ export class Eventsock extends Construct {
     const name = vars ? vars.name : resolved.name;
     this.config = replaceDeep(resolved, NAME_PLACEHOLDER, name);
     const cfg = this.config;
-    const handlersCode = props.namespaceHandlers !== undefined ? checkNamespaceHandlers(props.namespaceHandlers) : readNamespaceHandlers();
+    const handlersSource = props.namespaceHandlers !== undefined ? checkNamespaceHandlers(props.namespaceHandlers) : readNamespaceHandlers();
+    const handlersCode = namespaceCode(resolved, handlersSource, vars);
     for (const fn of FUNCTION_NAMES) {
       const c = props.code?.[fn];
       if (!c || !c.filename || !c.sourceCodeHash) throw new ConfigError(`code.${fn}`, `needs filename and sourceCodeHash of the built zip (run npm run build)`);

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import type { EventsockConfig } from '../../functions/core/config';
 import { EventsockStack } from '../../modules/stack';
 
-export const PASS_THROUGH = 'export function onPublish(ctx) {\n  return ctx.events;\n}\n\nexport function onSubscribe(ctx) {\n  return;\n}\n';
+export const PASS_THROUGH =
+  'const SETTINGS = { namespaces: null, maxDataBytes: 32768 }; // @eventsock:settings\n\nexport function onPublish(ctx) {\n  return ctx.events;\n}\n\nexport function onSubscribe(ctx) {\n  return;\n}\n';
 
 let zipPath: string | undefined;
 function fakeZip(): string {

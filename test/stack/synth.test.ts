@@ -14,6 +14,7 @@ import { LIMITS } from '../../functions/core/limits';
 import { TABLES } from '../../functions/core/tables';
 import projectConfig from '../../eventsock.config';
 import { checkNamespaceHandlers, readNamespaceHandlers } from '../../modules/eventsock';
+import { namespaceHandlerCode, namespaceHandlerSettings } from '../../functions/namespace/code';
 import { parseTemplateJson, PASS_THROUGH, resources, synthStack } from './synth-support';
 
 Testing.setupJest();
@@ -45,7 +46,7 @@ describe('Eventsock stack, default config', () => {
     expect(ns[0][1]).toMatchObject({
       name: 'default',
       api_id: '${aws_appsync_api.eventsock_api.api_id}',
-      code_handlers: PASS_THROUGH,
+      code_handlers: PASS_THROUGH.replace('{ namespaces: null, maxDataBytes: 32768 }', JSON.stringify(namespaceHandlerSettings(resolveConfig({})))),
       publish_auth_mode: [{ auth_type: 'AWS_IAM' }],
       subscribe_auth_mode: [{ auth_type: 'AWS_LAMBDA' }, { auth_type: 'AWS_IAM' }],
     });
@@ -188,6 +189,22 @@ describe('Eventsock stack, project config and options', () => {
     expect((resources(tf, 'aws_appsync_api')[0][1].event_config as Array<{ log_config: Array<{ log_level: string }> }>)[0].log_config[0].log_level).toBe('ALL');
   });
 
+  it('deploys functions/namespace/handlers.js with the config written into its SETTINGS line', () => {
+    const { tf } = synthStack(projectConfig, { namespaceHandlers: readNamespaceHandlers() });
+    const expected = namespaceHandlerCode(resolveConfig(projectConfig), readNamespaceHandlers());
+    for (const [, ns] of resources(tf, 'aws_appsync_channel_namespace')) {
+      // Terraform reads the code as a template: every literal ${ and %{ is escaped.
+      expect((ns.code_handlers as string).replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{')).toBe(expected);
+      expect(ns.code_handlers as string).toContain('"chat":{"clientPublish":true');
+    }
+  });
+
+  it('escapes ${ in the JavaScript so Terraform does not read it as an interpolation', () => {
+    const src = PASS_THROUGH.replace('return ctx.events;', 'const s = `${ctx.info.channel.path}`;\n  return ctx.events;');
+    const { tf } = synthStack({}, { namespaceHandlers: src });
+    expect(resources(tf, 'aws_appsync_channel_namespace')[0][1].code_handlers).toContain('const s = `$${ctx.info.channel.path}`;');
+  });
+
   it('escapes template syntax in literal config values inside the settings JSON', () => {
     const { tf } = synthStack({ tokens: { issuer: 'https://id.example.com/${tenant}' } });
     const fn = Object.fromEntries(resources(tf, 'aws_lambda_function')).eventsock_publish as { environment: { variables: Record<string, string> } };
@@ -248,6 +265,11 @@ describe('invalid input to the construct', () => {
     expect(() => synthStack({}, { namespaceHandlers: big })).toThrow(new RegExp(`at most ${LIMITS.namespaceHandlerMaxChars}`));
     expect(() => checkNamespaceHandlers('export const x = 1;')).toThrow(/neither onPublish nor onSubscribe/);
     expect(() => checkNamespaceHandlers('  ')).toThrow(/is empty/);
+    expect(() => checkNamespaceHandlers('export function onPublish(ctx) { return ctx.events; }')).toThrow(/@eventsock:settings/);
+    // The limit also holds after the config is written in.
+    const nearly = PASS_THROUGH + '//' + 'x'.repeat(LIMITS.namespaceHandlerMaxChars - PASS_THROUGH.length - 10) + '\n';
+    const many = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`ns-${i}`, {}]));
+    expect(() => synthStack({ namespaces: { default: {}, ...many } }, { namespaceHandlers: nearly })).toThrow(/at most 32768/);
   });
 
   it('reads the project handler file and names it when it is missing', () => {
