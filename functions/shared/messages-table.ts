@@ -60,7 +60,7 @@ export async function queryMessages(
       new QueryCommand({
         TableName: table,
         KeyConditionExpression: q.after !== undefined ? '#c = :c AND #id > :after' : '#c = :c',
-        ExpressionAttributeNames: { '#c': 'channel', '#id': 'id' },
+        ExpressionAttributeNames: q.after !== undefined ? { '#c': 'channel', '#id': 'id' } : { '#c': 'channel' },
         ExpressionAttributeValues: values,
         ExclusiveStartKey: startKey,
         // One more than needed tells us whether another page exists.

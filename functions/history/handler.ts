@@ -1,0 +1,159 @@
+/**
+ * The history API: stored messages of one channel in id order, paged.
+ * - Function URL: `GET /history?channel=&after=&limit=` with `Authorization: Bearer <JWT>`
+ *   whose claims grant `history` on the channel (verified by functions/tokens, the
+ *   same code as the authorizer), CORS for browsers, OPTIONS preflight.
+ * - Lambda invoke (IAM decides who may invoke): `{ channel, after?, limit? }`.
+ * Both answer `{ channel, items: [envelope...], next? }` (`next` is the `after` of the
+ * following page) or `{ error: { code, message, field?, limit? } }`. Expired messages
+ * are never returned, whether or not TTL has deleted them yet.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type Channel, resolvePublishChannel } from '../core/channels';
+import { isGranted } from '../core/claims';
+import type { RuntimeSettings } from '../core/config';
+import { EventsockError } from '../core/errors';
+import { LIMITS } from '../core/limits';
+import { bearerToken, errorBody, header, isHttpEvent, json, toErrorBody, type ErrorBody, type HttpEvent, type HttpResult } from '../shared/http';
+import { createLogger, type Logger } from '../shared/log';
+import { queryMessages } from '../shared/messages-table';
+import type { SecretSource } from '../shared/secrets';
+import { createTokenVerifier, type TokenVerifier } from '../tokens/verify';
+
+export interface HistoryQuery {
+  channel: string;
+  after?: string;
+  limit?: number;
+}
+
+export interface HistoryPageBody {
+  channel: string;
+  items: unknown[];
+  next?: string;
+}
+
+export type HistoryBody = HistoryPageBody | ErrorBody;
+
+export interface HistoryHandlerDeps {
+  settings: RuntimeSettings;
+  dynamo: Pick<DynamoDBClient, 'send'>;
+  secrets: SecretSource;
+  logger?: Logger;
+  now?: () => number;
+  /** Default: createTokenVerifier(settings.tokens, { secrets, now, logger }). */
+  verifier?: TokenVerifier;
+}
+
+export type HistoryHandler = (event: HttpEvent | HistoryQuery) => Promise<HttpResult | HistoryBody>;
+
+const ULID_RE = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
+const QUERY_FIELDS = ['channel', 'after', 'limit'];
+const HISTORY_PATHS = new Set(['/history', '/history/']);
+const PREFLIGHT_MAX_AGE_SECONDS = 600;
+
+const bad = (code: string, message: string, field: string, limit?: number) => new EventsockError(code, message, { field, limit });
+
+/** Checks a query (from the URL or an invoke payload) and resolves the channel; throws EventsockError naming the field. */
+export function parseHistoryQuery(q: Record<string, unknown>, settings: Pick<RuntimeSettings, 'defaultNamespace' | 'namespaces'>, fromUrl: boolean): { channel: Channel; after?: string; limit: number } {
+  for (const k of Object.keys(q)) if (!QUERY_FIELDS.includes(k)) throw bad('UNKNOWN_FIELD', `${k.slice(0, 60)} is not a history parameter; expected channel, after, limit`, k.slice(0, 60));
+  if (q.channel === undefined || q.channel === '') throw bad('MISSING_FIELD', 'channel is required', 'channel');
+  const channel = resolvePublishChannel(q.channel, settings.defaultNamespace);
+  if (!settings.namespaces[channel.namespace]) throw bad('UNKNOWN_NAMESPACE', `channel: namespace ${JSON.stringify(channel.namespace)} is not configured`, 'channel');
+  let after: string | undefined;
+  if (q.after !== undefined && q.after !== '') {
+    if (typeof q.after !== 'string' || !ULID_RE.test(q.after)) throw bad('INVALID_FIELD', 'after must be a message id (a 26-character ULID)', 'after');
+    after = q.after;
+  }
+  let limit: number = LIMITS.historyDefaultLimit;
+  if (q.limit !== undefined && q.limit !== '') {
+    const n = fromUrl && typeof q.limit === 'string' && /^\d+$/.test(q.limit) ? Number(q.limit) : q.limit;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > LIMITS.historyMaxLimit) {
+      throw bad('INVALID_FIELD', `limit must be a whole number from 1 to ${LIMITS.historyMaxLimit}`, 'limit', LIMITS.historyMaxLimit);
+    }
+    limit = n;
+  }
+  return { channel, after, limit };
+}
+
+export function createHistoryHandler(deps: HistoryHandlerDeps): HistoryHandler {
+  const { settings } = deps;
+  const now = deps.now ?? Date.now;
+  const logger = deps.logger ?? createLogger({ fields: { fn: 'history' } });
+  const verifier = deps.verifier ?? createTokenVerifier(settings.tokens, { secrets: deps.secrets, now, logger });
+  const origins = settings.history.corsAllowedOrigins;
+
+  function cors(event: HttpEvent): Record<string, string> {
+    const origin = header(event, 'origin');
+    if (origins.includes('*')) return { 'access-control-allow-origin': '*' };
+    if (origin && origins.includes(origin)) return { 'access-control-allow-origin': origin, vary: 'Origin' };
+    return { vary: 'Origin' };
+  }
+
+  /** Reads a page; the body is assembled around the stored envelope strings, which are already JSON. */
+  async function page(q: { channel: Channel; after?: string; limit: number }): Promise<{ text: string; count: number; next?: string }> {
+    const p = await queryMessages(deps.dynamo, settings.tables.messages, { channel: q.channel.path, after: q.after, limit: q.limit, nowMs: now() });
+    const next = p.next !== undefined ? `,"next":${JSON.stringify(p.next)}` : '';
+    return { text: `{"channel":${JSON.stringify(q.channel.path)},"items":[${p.messages.map((m) => m.envelope).join(',')}]${next}}`, count: p.messages.length, next: p.next };
+  }
+
+  async function http(event: HttpEvent, log: Logger): Promise<HttpResult> {
+    const c = cors(event);
+    const method = event.requestContext.http.method.toUpperCase();
+    if (!HISTORY_PATHS.has(event.rawPath) || !settings.history.enabled) return json(404, errorBody('NOT_FOUND', `no route for ${event.rawPath.slice(0, 100)}; GET /history`), c);
+    if (method === 'OPTIONS') {
+      return {
+        statusCode: 204,
+        headers: { ...c, 'access-control-allow-methods': 'GET, OPTIONS', 'access-control-allow-headers': 'authorization, content-type', 'access-control-max-age': String(PREFLIGHT_MAX_AGE_SECONDS) },
+        body: '',
+      };
+    }
+    if (method !== 'GET') return json(405, errorBody('METHOD_NOT_ALLOWED', `${method.slice(0, 20)} is not allowed on /history; use GET`), { ...c, allow: 'GET, OPTIONS' });
+
+    let q;
+    try {
+      q = parseHistoryQuery({ ...(event.queryStringParameters ?? {}) } as Record<string, unknown>, settings, true);
+    } catch (e) {
+      if (e instanceof EventsockError) return json(400, toErrorBody(e), c);
+      throw e;
+    }
+    const token = bearerToken(event);
+    if (!token) {
+      log.info('history refused', { reason: 'TOKEN_MISSING', channel: q.channel.path });
+      return json(401, errorBody('UNAUTHORIZED', 'missing bearer token (Authorization: Bearer <JWT>)'), { ...c, 'www-authenticate': 'Bearer' });
+    }
+    const v = await verifier.verify(token);
+    if (!v.ok) {
+      log.info('history refused', { reason: v.reason, channel: q.channel.path });
+      if (v.reason === 'SECRET_UNAVAILABLE' || v.reason === 'JWKS_UNAVAILABLE') return json(503, errorBody(v.reason, 'token keys are unavailable; try again'), c);
+      return json(401, errorBody('UNAUTHORIZED', `token refused (${v.reason})`), { ...c, 'www-authenticate': 'Bearer error="invalid_token"' });
+    }
+    if (!isGranted(v.claims, 'history', q.channel)) {
+      log.info('history refused', { reason: 'NOT_GRANTED', channel: q.channel.path, uid: v.claims.uid, jti: v.claims.jti });
+      return json(403, errorBody('FORBIDDEN', `the token does not grant history on ${q.channel.path}`, { field: 'channel' }), c);
+    }
+    const p = await page(q);
+    log.info('history', { channel: q.channel.path, count: p.count, uid: v.claims.uid });
+    return { statusCode: 200, headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...c }, body: p.text };
+  }
+
+  async function invoke(payload: unknown): Promise<HistoryBody> {
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return errorBody('INVALID_MESSAGE', 'the payload must be { channel, after?, limit? }', { field: 'payload' });
+    try {
+      const q = parseHistoryQuery(payload as Record<string, unknown>, settings, false);
+      return JSON.parse((await page(q)).text) as HistoryPageBody;
+    } catch (e) {
+      if (e instanceof EventsockError) return toErrorBody(e);
+      throw e;
+    }
+  }
+
+  return async (event) => {
+    const log = logger.child({ requestId: isHttpEvent(event) ? event.requestContext.requestId : undefined });
+    try {
+      return isHttpEvent(event) ? await http(event, log) : await invoke(event);
+    } catch (e) {
+      log.error('history failed', { error: (e as Error)?.message });
+      return isHttpEvent(event) ? json(500, toErrorBody(e), cors(event)) : toErrorBody(e);
+    }
+  };
+}
