@@ -50,13 +50,16 @@ export function createAuthorizerHandler(deps: AuthorizerDeps): AuthorizerHandler
   const now = deps.now ?? Date.now;
   const logger = deps.logger ?? createLogger();
   const verifier = createTokenVerifier(settings.tokens, { ...deps.verifier, secrets: deps.secrets, now, jwksFetch: deps.jwksFetch, logger });
-  // Per verified token (the verifier hands back the same claims object while cached).
-  const perClaims = new WeakMap<ParsedClaims, { context: EventsockHandlerContext; universal: boolean }>();
+  // Per verified token: the verifier hands back the same claims object while it has the token cached.
+  // A bounded Map, not a WeakMap: V8's ephemeron handling made every first-seen decision ~40% slower.
+  const perClaims = new Map<ParsedClaims, { context: EventsockHandlerContext; universal: boolean }>();
+  const PER_CLAIMS_MAX = 1024;
 
   function derived(claims: ParsedClaims) {
     let d = perClaims.get(claims);
     if (!d) {
       d = { context: buildHandlerContext(claims), universal: isUniversal(claims, settings) };
+      if (perClaims.size >= PER_CLAIMS_MAX) perClaims.delete(perClaims.keys().next().value!);
       perClaims.set(claims, d);
     }
     return d;
@@ -126,7 +129,8 @@ export function createAuthorizerHandler(deps: AuthorizerDeps): AuthorizerHandler
 
       const d = derived(claims);
       const ttlOverride = allowTtlSeconds(claims, verified.payload, settings, now(), d.universal);
-      logger.info('authorizer decision', { decision: 'allow', reason: 'GRANTED', ...logFields, ...who, ttlOverride });
+      // Allows at debug: they are the bulk of invocations; denials (warn) are what operators look for.
+      logger.debug('authorizer decision', { decision: 'allow', reason: 'GRANTED', ...logFields, ...who, ttlOverride });
       return { isAuthorized: true, ttlOverride, handlerContext: d.context };
     } catch (e) {
       logger.error('authorizer failed', { error: (e as Error)?.name ?? 'unknown', ...logFields });
