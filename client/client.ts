@@ -21,7 +21,7 @@ import { createAuthorizer, subprotocols, type AuthOption, type Authorizer, type 
 import { resolveEndpoint } from './endpoint';
 import { ConnectionError, EventsockClientError, PublishError, SubscribeError, describeServerErrors, type ClientErrorCode } from './errors';
 import { readHistorySince, type HistoryOptions } from './history';
-import { SeenIds, randomId } from './ids';
+import { SeenIds, randomId, ulidFloor } from './ids';
 import { WS_OPEN, type WebSocketConstructor, type WebSocketLike } from './websocket';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
@@ -113,6 +113,8 @@ interface SubRecord {
   first?: { resolve: () => void; reject: (e: EventsockClientError) => void };
   /** Has the server ever accepted this subscription? (Then a later success is a resubscribe.) */
   accepted: boolean;
+  /** When the server first accepted it (client clock): catch-up never reaches before this. */
+  acceptedAt: number;
   seen: SeenIds;
   /** Highest id delivered per concrete channel: where a history catch-up starts. */
   lastIds: Map<string, string>;
@@ -165,6 +167,8 @@ class Client implements EventsockClient {
   private watchdog?: ReturnType<typeof setTimeout>;
   private watchdogMs: number = LIMITS.connectionTimeoutMs;
   private lastActivity = 0;
+  /** Last ka/data of the connection that dropped: nothing before it was missed. */
+  private lastAliveBeforeDrop = 0;
   private reconnectTimer?: ReturnType<typeof setTimeout>;
 
   constructor(private readonly opts: ClientOptions) {
@@ -279,7 +283,8 @@ class Client implements EventsockClient {
   }
 
   private onSocketClosed(err: EventsockClientError): void {
-    this.generation++; // later events from this socket are ignored
+    this.generation++;
+    if (this.lastActivity > 0) this.lastAliveBeforeDrop = this.lastActivity; // later events from this socket are ignored
     this.ws = undefined;
     this.clearTimers();
     // Publishes in flight are lost with the socket: the caller decides whether to retry.
@@ -459,6 +464,7 @@ class Client implements EventsockClient {
       authorizer,
       handler: handler as MessageHandler<unknown> | undefined,
       accepted: false,
+      acceptedAt: 0,
       seen: new SeenIds(),
       lastIds: new Map(),
       catchingUp: false,
@@ -470,7 +476,20 @@ class Client implements EventsockClient {
       ended: false,
     };
     const done = new Promise<void>((resolve, reject) => {
-      sub.first = { resolve, reject };
+      // Offline subscribes wait for the connection, but not forever.
+      const timer = setTimeout(() => {
+        if (!sub.first) return;
+        const p = this.pending.get(sub.id);
+        if (p) {
+          clearTimeout(p.timer);
+          this.pending.delete(sub.id);
+        }
+        this.subscribeRefused(sub, new EventsockClientError('TIMEOUT', `no answer within ${this.requestTimeoutMs} ms (state ${this.state})`));
+      }, this.requestTimeoutMs);
+      sub.first = {
+        resolve: () => (clearTimeout(timer), resolve()),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      };
     });
     this.subs.set(sub.id, sub);
     if (this.state === 'connected') void this.sendSubscribe(sub);
@@ -504,7 +523,16 @@ class Client implements EventsockClient {
       sub.first.resolve();
       sub.first = undefined;
     }
-    if (resubscribed && this.history && sub.lastIds.size > 0) void this.catchUp(sub);
+    if (resubscribed && this.history) {
+      // A concrete channel that delivered nothing yet still catches up, from the last
+      // sign of life of the old connection (less a margin for clock skew): ULIDs begin with time.
+      if (sub.lastIds.size === 0 && !sub.channel.endsWith('/*') && this.lastAliveBeforeDrop > 0) {
+        sub.lastIds.set(sub.channel, ulidFloor(Math.max(sub.acceptedAt, this.lastAliveBeforeDrop - (this.history.clockSkewMs ?? 2000))));
+      }
+      if (sub.lastIds.size > 0) void this.catchUp(sub);
+    } else if (!resubscribed) {
+      sub.acceptedAt = Date.now();
+    }
   }
 
   /** A refused subscription ends alone; the connection and the other subscriptions carry on. */

@@ -15,6 +15,11 @@ export interface HistoryOptions {
   token?: TokenSource;
   /** Page size. Default: the API's maximum (100). */
   limit?: number;
+  /**
+   * For a channel that had delivered nothing before a drop, the catch-up starts at the
+   * old connection's last keep-alive minus this margin (client and server clocks differ). Default: 2000.
+   */
+  clockSkewMs?: number;
   /** Stop after this many messages in one catch-up and report HISTORY_FAILED. Default: 10000. */
   maxMessages?: number;
   fetch?: typeof fetch;

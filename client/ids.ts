@@ -26,3 +26,16 @@ export class SeenIds {
     if (this.set.size > this.max) this.set.delete(this.set.values().next().value as string);
   }
 }
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/** The smallest ULID of a millisecond: history `after` for "everything since then". */
+export function ulidFloor(ms: number): string {
+  let t = Math.max(0, Math.floor(ms));
+  let time = '';
+  for (let i = 0; i < 10; i++) {
+    time = CROCKFORD[t % 32] + time;
+    t = Math.floor(t / 32);
+  }
+  return time + '0'.repeat(16);
+}

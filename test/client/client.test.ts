@@ -158,6 +158,15 @@ describe('reconnect', () => {
     await expect(c.subscribe('/default/z')).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
   });
 
+  it('a subscribe made while the server is unreachable rejects after requestTimeoutMs instead of hanging', async () => {
+    const c = await open({ requestTimeoutMs: 200, reconnect: { initialDelayMs: 20, maxDelayMs: 40 } });
+    server.refuseConnect = true;
+    server.dropAll();
+    await waitFor(() => c.state === 'reconnecting', 'reconnecting');
+    await expect(c.subscribe('/default/later', () => undefined)).rejects.toMatchObject({ name: 'SubscribeError', code: 'TIMEOUT', channel: '/default/later' });
+    await expect(c.publish('/default/later', { event: 'e' })).rejects.toMatchObject({ code: 'TIMEOUT' });
+  });
+
   it('a subscription refused on resubscribe ends alone and is reported', async () => {
     const c = await open();
     const errors: EventsockClientError[] = [];
@@ -192,6 +201,23 @@ describe('history catch-up', () => {
     expect(got).toEqual(['m1', 'm2', 'm3', 'm4']);
     expect(server.historyRequests[0]).toContain(`after=${first.id}`);
     expect(server.historyRequests[0]).toContain('channel=%2Fdefault%2Fh');
+  });
+
+  it('catches up a channel that had delivered nothing yet, from the old connection\'s last sign of life', async () => {
+    const c = await open({ history: { url: server.url, token: 'history-token', clockSkewMs: 0 } });
+    const got: string[] = [];
+    // Stored before the subscription existed: not "missed", so not delivered.
+    server.publish('/default/quiet', 'e', 'before-subscribe', { store: true, deliver: false });
+    await new Promise((r) => setTimeout(r, 20));
+    await c.subscribe('/default/quiet', (m) => got.push(String(m.data)));
+    server.dropAll();
+    await waitFor(() => c.state !== 'connected', 'disconnected');
+    server.publish('/default/quiet', 'e', 'missed', { store: true, deliver: false });
+    await waitFor(() => got.length === 1, 'missed message');
+    await new Promise((r) => setTimeout(r, 30));
+    expect(got).toEqual(['missed']);
+    const after = new URLSearchParams(server.historyRequests[0]).get('after')!;
+    expect(after).toMatch(/^[0-9A-HJKMNP-TV-Z]{10}0{16}$/);
   });
 
   it('follows pages and reports a history failure without stopping live delivery', async () => {

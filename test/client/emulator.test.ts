@@ -34,7 +34,7 @@ let srv: ListeningEventApi;
 const clients: EventsockClient[] = [];
 const fast = { reconnect: { initialDelayMs: 20, maxDelayMs: 100 } };
 
-async function start(extra: Partial<EventApiOptions> = {}): Promise<void> {
+async function start(extra: Partial<EventApiOptions> & { port?: number } = {}): Promise<void> {
   srv = await listenEventApi({
     config,
     authorizer: createAuthorizerHandler({ settings, secrets, logger: memoryLogger() }),
@@ -140,20 +140,33 @@ describe('auth modes', () => {
 });
 
 describe('resilience against the emulator', () => {
-  it('reconnects after the server closes the connection (lifetime reached) and restores subscriptions without duplicates', async () => {
+  it('reconnects after the server closes the connection (lifetime reached) and resubscribes', async () => {
     await start({ connectionLifetimeMs: 300 });
-    let n = 0;
-    const c = await open({ auth: { type: 'token', token: () => token({ '/default/*': { subscribe: true, publish: true } }, { uid: `user-${++n}` }) } });
+    const c = await open({ auth: { type: 'token', token: () => token({ '/default/*': { subscribe: true } }) } });
     const states: string[] = [];
     c.on('state', (s) => states.push(s));
     const got: Envelope[] = [];
     await c.subscribe('/default/life', (m) => got.push(m));
-    await waitFor(() => states.includes('reconnecting') && c.state === 'connected', 'a reconnect', 5000);
-    await waitFor(() => srv.api.stats().subscriptions === 1, 'resubscribed');
+    await waitFor(() => states.includes('reconnecting') && c.state === 'connected' && srv.api.stats().subscriptions === 1, 'a reconnect and resubscribe', 5000);
     await srv.api.publish('/default/life', [JSON.stringify(envelope('/default/life', 'after'))]);
     await waitFor(() => got.length === 1);
+  });
+
+  it('reconnects to a restarted server with fresh tokens, restoring subscriptions without duplicate handlers', async () => {
+    await start();
+    const port = Number(new URL(srv.url).port);
+    let n = 0;
+    const c = await open({ auth: { type: 'token', token: () => token({ '/default/*': { subscribe: true, publish: true } }, { uid: `user-${++n}` }) } });
+    const got: Envelope[] = [];
+    await c.subscribe('/default/restart', (m) => got.push(m));
+    await srv.close();
+    await waitFor(() => c.state === 'reconnecting', 'reconnecting');
+    await start({ port });
+    await waitFor(() => c.state === 'connected' && srv.api.stats().subscriptions === 1, 'resubscribed', 5000);
+    await srv.api.publish('/default/restart', [JSON.stringify(envelope('/default/restart', 'after'))]);
+    await waitFor(() => got.length === 1);
     // The publish is authorized with a token fetched now, not the one from connect time.
-    await c.publish('/default/life', { event: 'who', data: null });
+    await c.publish('/default/restart', { event: 'who', data: null });
     await waitFor(() => got.length === 2);
     expect(got[1].meta.uid).toBe(`user-${n}`);
     expect(n).toBeGreaterThan(2);
