@@ -124,6 +124,20 @@ describe('auth modes', () => {
     expect(c.state).toBe('connected');
   });
 
+  it('publish: events the token does not allow come back in failed, a channel it cannot publish to is a PublishError', async () => {
+    const c = await open({ auth: { type: 'token', token: await token({ '/default/chat': { subscribe: true, publish: ['chat.message'] }, '/default/ro': { subscribe: true } }) } });
+    const got: Envelope[] = [];
+    await c.subscribe('/default/chat', (m) => got.push(m));
+    const r = await c.publish('/default/chat', [{ event: 'chat.message', data: 1 }, { event: 'chat.delete', data: 2 }]);
+    expect(r.successful.map((x) => x.index)).toEqual([0]);
+    expect(r.failed).toHaveLength(1);
+    expect(r.failed[0]).toMatchObject({ index: 1 });
+    await waitFor(() => got.length === 1);
+    expect(got[0].event).toBe('chat.message');
+    await expect(c.publish('/default/ro', { event: 'chat.message' })).rejects.toMatchObject({ name: 'PublishError', code: 'PUBLISH_REFUSED', errorType: 'UnauthorizedException', channel: '/default/ro' });
+    expect(c.state).toBe('connected');
+  });
+
   it('echo off: the client does not receive what it published itself', async () => {
     const t = await token({ '/default/*': { subscribe: true, publish: true } });
     const me = await open({ auth: { type: 'token', token: t }, echo: false });
