@@ -1,0 +1,127 @@
+/**
+ * The Terraform module's input variables, described once: export-module.ts declares
+ * them in the synthesized stack, writes them to variables.tf and lists them in the
+ * module README. Defaults come from resolveConfig so the module and the CDKTF stack
+ * agree on every default.
+ */
+import { LOG_RETENTION_DAYS, resolveConfig, TOKEN_ALGORITHMS } from '../functions/core/config';
+import { LIMITS } from '../functions/core/limits';
+
+export interface ModuleVariable {
+  name: string;
+  description: string;
+  /** HCL type expression, on one line. */
+  type: string;
+  default: unknown;
+  validation?: Array<{ condition: string; errorMessage: string }>;
+}
+
+const hclList = (xs: readonly (string | number)[]) => `[${xs.map((x) => JSON.stringify(x)).join(', ')}]`;
+
+// One namespace's defaults, as the CDKTF stack resolves them.
+const dflt = resolveConfig({ namespaces: { x: {} } }).namespaces.x;
+const dfltClientPublish = resolveConfig({ namespaces: { x: { clientPublish: true } } }).namespaces.x.publishAuthModes;
+const dfltTokens = resolveConfig({}).tokens;
+const dfltTop = resolveConfig({});
+
+/** Same rule as `name` in core/config.ts (checked against resolveConfig in test/stack/module.test.ts). */
+export const NAME_REGEX = '^[A-Za-z0-9]([A-Za-z0-9-]{0,38}[A-Za-z0-9])?$';
+/** Same rule as a namespace name (a channel segment) in core/channels.ts. */
+export const NAMESPACE_REGEX = `^[A-Za-z0-9]([A-Za-z0-9-]{0,${LIMITS.segmentMaxLength - 2}}[A-Za-z0-9])?$`;
+/** Auth modes the module's API offers (it configures no API key, OIDC or Cognito provider). */
+export const MODULE_AUTH_MODES = ['AWS_LAMBDA', 'AWS_IAM'] as const;
+
+export const MODULE_VARIABLES: ModuleVariable[] = [
+  {
+    name: 'name',
+    description: "API name and prefix of every resource (functions, roles, tables, SSM parameters). 1-40 letters, digits or '-'.",
+    type: 'string',
+    default: dfltTop.name,
+    validation: [{ condition: `can(regex(${JSON.stringify(NAME_REGEX)}, var.name))`, errorMessage: "name must be 1-40 letters, digits or '-', not starting or ending with '-'." }],
+  },
+  {
+    name: 'namespaces',
+    description:
+      'Channel namespaces, by name. Each: publish_auth_modes (default AWS_IAM, plus AWS_LAMBDA when client_publish), subscribe_auth_modes (default AWS_LAMBDA and AWS_IAM), client_publish (clients with a publish grant may publish over their WebSocket), default_store_seconds (0 = not stored, -1 = forever), ordering (channel or none), allow_wildcard_subscribe.',
+    type: `map(object({ publish_auth_modes = optional(list(string)), subscribe_auth_modes = optional(list(string), ${hclList(dflt.subscribeAuthModes)}), client_publish = optional(bool, ${dflt.clientPublish}), default_store_seconds = optional(number, ${dflt.defaultStoreSeconds}), ordering = optional(string, ${JSON.stringify(dflt.ordering)}), allow_wildcard_subscribe = optional(bool, ${dflt.allowWildcardSubscribe}) }))`,
+    default: { default: {} },
+    validation: [
+      { condition: `length(var.namespaces) > 0 && alltrue([for k in keys(var.namespaces) : can(regex(${JSON.stringify(NAMESPACE_REGEX)}, k))])`, errorMessage: `namespaces needs at least one namespace; names are 1-${LIMITS.segmentMaxLength} letters, digits or '-', not starting or ending with '-'.` },
+      {
+        condition: `alltrue(flatten([for k, v in var.namespaces : [for m in concat(coalesce(v.publish_auth_modes, []), v.subscribe_auth_modes) : contains(${hclList(MODULE_AUTH_MODES)}, m)]]))`,
+        errorMessage: `namespaces.*.publish_auth_modes and subscribe_auth_modes may only hold ${MODULE_AUTH_MODES.join(' and ')} (the auth providers this module configures).`,
+      },
+      {
+        condition: 'alltrue([for k, v in var.namespaces : v.publish_auth_modes == null || (contains(coalesce(v.publish_auth_modes, []), "AWS_IAM") && (!v.client_publish || contains(coalesce(v.publish_auth_modes, []), "AWS_LAMBDA")))])',
+        errorMessage: 'namespaces.*.publish_auth_modes must include AWS_IAM (the publish API delivers with IAM), and AWS_LAMBDA when client_publish is true.',
+      },
+      {
+        condition: `alltrue([for k, v in var.namespaces : contains(["channel", "none"], v.ordering) && (v.default_store_seconds == -1 || (v.default_store_seconds >= 0 && v.default_store_seconds <= ${LIMITS.storeMaxSeconds}))])`,
+        errorMessage: `namespaces.*.ordering must be channel or none; default_store_seconds -1 or 0-${LIMITS.storeMaxSeconds}.`,
+      },
+    ],
+  },
+  {
+    name: 'default_namespace',
+    description: 'Namespace for bare channel names in the publish API; must be a key of namespaces.',
+    type: 'string',
+    default: dfltTop.defaultNamespace,
+  },
+  {
+    name: 'tokens',
+    description:
+      'JWT verification: algorithms (HS256, RS256, ES256, EdDSA), issuer and audience (lists; checked when set), jwks_url or jwks (public keys for the asymmetric algorithms), max_token_age_seconds, clock_tolerance_seconds, secrets_cache_seconds. Two HS256 secrets (kids k1, k2) are generated into SSM.',
+    type: `object({ algorithms = optional(list(string), ${hclList(dfltTokens.algorithms)}), issuer = optional(list(string)), audience = optional(list(string)), jwks_url = optional(string), jwks = optional(list(map(string))), max_token_age_seconds = optional(number), clock_tolerance_seconds = optional(number, ${dfltTokens.clockToleranceSeconds}), secrets_cache_seconds = optional(number, ${dfltTokens.secretsCacheSeconds}) })`,
+    default: {},
+    validation: [
+      {
+        condition: `length(var.tokens.algorithms) > 0 && alltrue([for a in var.tokens.algorithms : contains(${hclList(TOKEN_ALGORITHMS)}, a)])`,
+        errorMessage: `tokens.algorithms must be a non-empty list of ${TOKEN_ALGORITHMS.join(', ')}.`,
+      },
+      {
+        condition: 'alltrue([for a in var.tokens.algorithms : a == "HS256"]) || var.tokens.jwks_url != null || var.tokens.jwks != null',
+        errorMessage: 'tokens: RS256, ES256 and EdDSA need tokens.jwks_url or tokens.jwks.',
+      },
+      { condition: 'var.tokens.jwks_url == null || can(regex("^https://", coalesce(var.tokens.jwks_url, "x")))', errorMessage: 'tokens.jwks_url must be an https:// URL.' },
+    ],
+  },
+  {
+    name: 'log_retention_days',
+    description: 'Retention of every log group (the functions and the API), in days: a CloudWatch Logs value.',
+    type: 'number',
+    default: dfltTop.logging.retentionDays,
+    validation: [{ condition: `contains(${hclList(LOG_RETENTION_DAYS)}, var.log_retention_days)`, errorMessage: `log_retention_days must be one of ${LOG_RETENTION_DAYS.join(', ')}.` }],
+  },
+  {
+    name: 'authorizer_result_ttl_seconds',
+    description: 'Seconds AppSync caches an authorizer answer when the authorizer sets no ttlOverride (0-3600).',
+    type: 'number',
+    default: dfltTop.authorizerResultTtlSeconds,
+    validation: [
+      { condition: `var.authorizer_result_ttl_seconds >= 0 && var.authorizer_result_ttl_seconds <= ${LIMITS.authorizerTtlMaxSeconds}`, errorMessage: `authorizer_result_ttl_seconds must be between 0 and ${LIMITS.authorizerTtlMaxSeconds}.` },
+    ],
+  },
+  {
+    name: 'tags',
+    description: 'Tags on every resource.',
+    type: 'map(string)',
+    default: {},
+  },
+];
+
+/** The HCL expression (no `${}`) giving RuntimeSettings.namespaces from var.namespaces. */
+export const NAMESPACE_SETTINGS_EXPR =
+  '{ for k, v in var.namespaces : k => { ' +
+  `publishAuthModes = v.publish_auth_modes != null ? v.publish_auth_modes : (v.client_publish ? ${hclList(dfltClientPublish)} : ${hclList(dflt.publishAuthModes)}), ` +
+  'subscribeAuthModes = v.subscribe_auth_modes, clientPublish = v.client_publish, defaultStoreSeconds = v.default_store_seconds, ordering = v.ordering, allowWildcardSubscribe = v.allow_wildcard_subscribe } }';
+
+/** The HCL expression giving RuntimeSettings.tokens from var.tokens; unset options are left out, as in the stack. */
+export function tokenSettingsExpr(hs256Keys: Array<{ kid: string; parameterName: string }>): string {
+  const keys = hs256Keys.map((k) => `{ kid = ${JSON.stringify(k.kid)}, parameterName = ${JSON.stringify(k.parameterName)} }`).join(', ');
+  return (
+    '{ for k, v in { ' +
+    `algorithms = var.tokens.algorithms, hs256Keys = [${keys}], jwks = var.tokens.jwks, jwksUrl = var.tokens.jwks_url, issuer = var.tokens.issuer, audience = var.tokens.audience, ` +
+    'maxTokenAgeSeconds = var.tokens.max_token_age_seconds, clockToleranceSeconds = var.tokens.clock_tolerance_seconds, secretsCacheSeconds = var.tokens.secrets_cache_seconds' +
+    ' } : k => v if v != null }'
+  );
+}
