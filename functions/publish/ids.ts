@@ -10,7 +10,8 @@
  * (monotonic within one container), which costs no write.
  */
 import { ConditionalCheckFailedException, GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { incrementBase32, monotonicFactory, ulid } from 'ulid';
+import { randomBytes } from 'node:crypto';
+import { encodeTime, incrementBase32, monotonicFactory } from 'ulid';
 import { EventsockError } from '../core/errors';
 
 /** Heads outlive any clock skew between containers by far, then let TTL tidy them. */
@@ -29,10 +30,23 @@ export interface IdAllocatorOptions {
   maxAttempts?: number;
 }
 
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/**
+ * A fresh ULID. `ulid()` from the package looks up its random source on every call
+ * (~65 µs here); this draws 16 random bytes once per id (~1 µs), 5 bits each.
+ */
+export function newUlid(now: number): string {
+  const bytes = randomBytes(16);
+  let random = '';
+  for (let i = 0; i < 16; i++) random += CROCKFORD[bytes[i] & 31];
+  return encodeTime(now, 10) + random;
+}
+
 /** The smallest run of `count` ULIDs that is above `after` and not before `now`. */
 export function nextIds(after: string | undefined, count: number, now: number): string[] {
   const out: string[] = [];
-  let id = ulid(now);
+  let id = newUlid(now);
   if (after !== undefined && id <= after) id = incrementBase32(after);
   out.push(id);
   for (let i = 1; i < count; i++) {
