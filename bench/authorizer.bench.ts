@@ -15,7 +15,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { exportJWK, generateKeyPair, jwtVerify } from 'jose';
@@ -28,8 +28,8 @@ import { staticSecretSource } from '../functions/shared/secrets';
 
 const ROOT = join(__dirname, '..');
 const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
-const ROUNDS = 3;
-const ROUND_MS = 600;
+const ROUNDS = 11;
+const ROUND_MS = 250;
 
 const settings = runtimeSettings(
   resolveConfig({
@@ -54,25 +54,39 @@ function subscribe(token: string): AuthorizerEvent {
   return { authorizationToken: token, requestContext: { apiId: 'a', accountId: '1', requestId: 'r', operation: 'EVENT_SUBSCRIBE', channel: CHANNEL, channelNamespaceName: 'chat' }, requestHeaders: {} };
 }
 
-/** Operations per second of `fn(i)` run back to back for ROUND_MS; `i` counts up. */
-async function rate(fn: (i: number) => unknown): Promise<number> {
+/** Operations per second of `fn(i)` run back to back for ROUND_MS; `i` keeps counting across rounds. */
+function rater() {
   let i = 0;
-  const start = performance.now();
-  const end = start + ROUND_MS;
-  let t = start;
-  while (t < end) {
-    for (let k = 0; k < 50; k++) await fn(i++);
-    t = performance.now();
-  }
-  return (i / (t - start)) * 1000;
+  return async (fn: (i: number) => unknown): Promise<number> => {
+    const first = i;
+    const start = performance.now();
+    const end = start + ROUND_MS;
+    let t = start;
+    while (t < end) {
+      for (let k = 0; k < 25; k++) await fn(i++);
+      t = performance.now();
+    }
+    return ((i - first) / (t - start)) * 1000;
+  };
 }
 
-/** Interleaves the contenders round by round and keeps each one's median, so drift hits both alike. */
-async function compare(contenders: Record<string, (i: number) => unknown>): Promise<Record<string, number>> {
-  const samples: Record<string, number[]> = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));
-  for (const fn of Object.values(contenders)) for (let i = 0; i < 200; i++) await fn(i); // warm-up
-  for (let r = 0; r < ROUNDS; r++) for (const [name, fn] of Object.entries(contenders)) samples[name].push(await rate(fn));
-  return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.sort((a, b) => a - b)[Math.floor(v.length / 2)]]));
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+
+/**
+ * Runs the contenders in short interleaved rounds. Other processes share the 2 cores, so
+ * absolute rates drift; each ratio is taken within a round (adjacent measurements) and the
+ * median ratio over the rounds is reported, with the median rates beside it.
+ */
+async function compare(contenders: Record<string, (i: number) => unknown>) {
+  const names = Object.keys(contenders);
+  const rates: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
+  const counters = Object.fromEntries(names.map((k) => [k, rater()]));
+  for (const fn of Object.values(contenders)) for (let i = 0; i < 300; i++) await fn(i + 1_000_000); // warm-up
+  for (let r = 0; r < ROUNDS; r++) for (const name of names) rates[name].push(await counters[name](contenders[name]));
+  return {
+    rate: (name: string) => median(rates[name]),
+    ratio: (a: string, b: string) => median(rates[a].map((x, r) => x / rates[b][r])),
+  };
 }
 
 async function main() {
@@ -93,8 +107,9 @@ async function main() {
   const rawHmac = () => timingSafeEqual(createHmac('sha256', SECRET).update(signingInput).digest(), sigBytes);
   if (!rawHmac()) throw new Error('raw HMAC baseline does not verify');
 
-  // First-seen: a fresh authorizer per round would re-import keys; instead walk a pool larger than the cache.
-  const fresh = createAuthorizerHandler({ settings, secrets, logger, verifier: { cacheMaxEntries: 0 } });
+  // First-seen: the production cache size (10,000), walking a pool of 12,000 tokens, so no token is
+  // still cached when it comes round again and every decision pays for verification and insertion.
+  const fresh = createAuthorizerHandler({ settings, secrets, logger });
   const hs = await compare({
     rawJose: (i) => jwtVerify(hsTokens[i % POOL], secretBytes, { algorithms: ['HS256'] }),
     firstSeen: (i) => fresh(subscribe(hsTokens[i % POOL])),
@@ -113,14 +128,15 @@ async function main() {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   const jwksFetch: typeof fetch = (input, init) => fetch(`http://127.0.0.1:${port}${new URL(String(input)).pathname}`, init);
-  const ES_POOL = 4000;
+  const ES_POOL = 1500;
   const esTokens: string[] = [];
   for (let i = 0; i < ES_POOL; i++) esTokens.push(await signToken({ channels: TEN_PATTERNS, privateKey, alg: 'ES256', kid: 'es-1', jti: `e-${i}`, now }));
-  const esAuthorize = createAuthorizerHandler({ settings, secrets, logger, jwksFetch, verifier: { cacheMaxEntries: 0 } });
+  const esAuthorize = createAuthorizerHandler({ settings, secrets, logger, jwksFetch, verifier: { cacheMaxEntries: 1000 } });
   if (!(await esAuthorize(subscribe(esTokens[0]))).isAuthorized) throw new Error('ES256 bench token was refused');
   const es = await compare({
     rawJose: (i) => jwtVerify(esTokens[i % ES_POOL], publicKey, { algorithms: ['ES256'] }),
     firstSeen: (i) => esAuthorize(subscribe(esTokens[i % ES_POOL])),
+    rawHmac: () => rawHmac(),
   });
   server.close();
 
@@ -144,23 +160,23 @@ async function main() {
   const f = (n: number) => Math.round(n).toLocaleString('en-US');
   const x = (n: number) => `${n.toFixed(2)}x`;
   const goal = (ok: boolean) => (ok ? 'met' : '**not met**');
-  const hsFirstRatio = hs.firstSeen / hs.rawJose;
-  const hsRepeatRatio = hs.repeated / hs.rawHmac;
+  const hsFirstRatio = hs.ratio('firstSeen', 'rawJose');
+  const hsRepeatRatio = hs.ratio('repeated', 'rawHmac');
   const lines = [
     '## Authorizer (issue #3)',
     '',
-    'Command: `npx tsx bench/authorizer.bench.ts`. Machine: 2 cores' + ` (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}.`,
-    `Each figure is the median of ${ROUNDS} interleaved rounds of ${ROUND_MS} ms, one decision awaited at a time (what one Lambda container does).`,
-    'A decision is a full `createAuthorizerHandler` call for EVENT_SUBSCRIBE on a channel covered only by the 10th of 10 patterns.',
+    'Command: `npx tsx bench/authorizer.bench.ts`. Machine: 2 cores' + ` (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}, shared with other work (load average at start ${loadavg()[0].toFixed(1)}).`,
+    `${ROUNDS} interleaved rounds of ${ROUND_MS} ms per contender, one decision awaited at a time (what one Lambda container does); rates are medians over rounds, ratios are medians of the per-round ratios.`,
+    'A decision is a full `createAuthorizerHandler` call for EVENT_SUBSCRIBE on a channel covered only by the 10th of 10 patterns; logging at the production level.',
     '',
-    '| case | decisions/s | baseline | baseline ops/s | ratio | goal |',
+    '| case | decisions/s | baseline (same run) | baseline ops/s | ratio | goal |',
     '|---|---:|---|---:|---:|---|',
-    `| HS256, first-seen tokens (claims cache off) | ${f(hs.firstSeen)} | raw \`jose.jwtVerify\`, same tokens | ${f(hs.rawJose)} | ${x(hsFirstRatio)} | >= 0.9x: ${goal(hsFirstRatio >= 0.9)} |`,
-    `| HS256, first-seen tokens | ${f(hs.firstSeen)} | raw HMAC (node:crypto) | ${f(hs.rawHmac)} | ${x(hs.firstSeen / hs.rawHmac)} | - |`,
-    `| HS256, repeated token (claims cache) | ${f(hs.repeated)} | raw HMAC (node:crypto), same token | ${f(hs.rawHmac)} | ${x(hsRepeatRatio)} | >= 0.7x: ${goal(hsRepeatRatio >= 0.7)} |`,
-    `| HS256, repeated token (claims cache) | ${f(hs.repeated)} | raw \`jose.jwtVerify\` | ${f(hs.rawJose)} | ${x(hs.repeated / hs.rawJose)} | - |`,
-    `| ES256, JWKS URL cached, first-seen tokens | ${f(es.firstSeen)} | raw \`jose.jwtVerify\`, imported key | ${f(es.rawJose)} | ${x(es.firstSeen / es.rawJose)} | - |`,
-    `| ES256, first-seen tokens | ${f(es.firstSeen)} | raw HMAC (node:crypto) | ${f(hs.rawHmac)} | ${x(es.firstSeen / hs.rawHmac)} | - |`,
+    `| HS256, first-seen tokens (12,000 distinct, cache 10,000) | ${f(hs.rate('firstSeen'))} | raw \`jose.jwtVerify(token, secretBytes)\`, same tokens | ${f(hs.rate('rawJose'))} | ${x(hsFirstRatio)} | >= 0.9x: ${goal(hsFirstRatio >= 0.9)} |`,
+    `| HS256, first-seen tokens | ${f(hs.rate('firstSeen'))} | raw HMAC-SHA256 check (node:crypto) | ${f(hs.rate('rawHmac'))} | ${x(hs.ratio('firstSeen', 'rawHmac'))} | - |`,
+    `| HS256, repeated token (claims cache) | ${f(hs.rate('repeated'))} | raw HMAC-SHA256 check (node:crypto), same token | ${f(hs.rate('rawHmac'))} | ${x(hsRepeatRatio)} | >= 0.7x: ${goal(hsRepeatRatio >= 0.7)} |`,
+    `| HS256, repeated token (claims cache) | ${f(hs.rate('repeated'))} | raw \`jose.jwtVerify\` | ${f(hs.rate('rawJose'))} | ${x(hs.ratio('repeated', 'rawJose'))} | - |`,
+    `| ES256, JWKS URL fetched once and cached, first-seen tokens | ${f(es.rate('firstSeen'))} | raw \`jose.jwtVerify\`, imported public key | ${f(es.rate('rawJose'))} | ${x(es.ratio('firstSeen', 'rawJose'))} | - |`,
+    `| ES256, first-seen tokens | ${f(es.rate('firstSeen'))} | raw HMAC-SHA256 check (node:crypto) | ${f(es.rate('rawHmac'))} | ${x(es.ratio('firstSeen', 'rawHmac'))} | - |`,
     '',
     `JWKS requests during the ES256 run: ${jwksRequests} (the key set is fetched once, then served from jose's cache).`,
     '',

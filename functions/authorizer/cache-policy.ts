@@ -35,6 +35,22 @@ import { type Channel, parseChannel, patternCovers } from '../core/channels';
 import type { RuntimeSettings } from '../core/config';
 import { LIMITS } from '../core/limits';
 
+/** The per-namespace channels that decide universality, parsed once per settings object. */
+const probes = new WeakMap<RuntimeSettings, Array<{ bare: Channel; below: Channel }> | null>();
+
+function probesFor(settings: RuntimeSettings): Array<{ bare: Channel; below: Channel }> | null {
+  let p = probes.get(settings);
+  if (p === undefined) {
+    const namespaces = Object.entries(settings.namespaces);
+    // A namespace that refuses some client operation to everyone makes every token non-universal.
+    const open = namespaces.length > 0 && namespaces.every(([, ns]) => ns.allowWildcardSubscribe && ns.clientPublish && ns.subscribeAuthModes.includes('AWS_LAMBDA') && ns.publishAuthModes.includes('AWS_LAMBDA'));
+    // One pattern covering `/<ns>/*` covers every deeper channel and every wildcard subscription below it.
+    p = open ? namespaces.map(([name]) => ({ bare: parseChannel(`/${name}`), below: parseChannel(`/${name}/*`, { allowWildcard: true }) })) : null;
+    probes.set(settings, p);
+  }
+  return p;
+}
+
 /**
  * Would every (operation, channel) this token can be asked about get an allow?
  * Channels are those of configured namespaces: AppSync refuses channels of
@@ -42,14 +58,9 @@ import { LIMITS } from '../core/limits';
  */
 export function isUniversal(claims: ParsedClaims, settings: RuntimeSettings): boolean {
   if (!claims.scopes.has('connect')) return false;
-  const namespaces = Object.entries(settings.namespaces);
-  if (namespaces.length === 0) return false;
-  for (const [name, ns] of namespaces) {
-    if (!ns.allowWildcardSubscribe || !ns.clientPublish) return false;
-    if (!ns.subscribeAuthModes.includes('AWS_LAMBDA') || !ns.publishAuthModes.includes('AWS_LAMBDA')) return false;
-    const bare = parseChannel(`/${name}`);
-    // One pattern covering `/<ns>/*` covers every deeper channel and every wildcard subscription below it.
-    const below = parseChannel(`/${name}/*`, { allowWildcard: true });
+  const p = probesFor(settings);
+  if (!p) return false;
+  for (const { bare, below } of p) {
     if (!isGranted(claims, 'subscribe', bare) || !isGranted(claims, 'subscribe', below)) return false;
     if (!isGranted(claims, 'publish', bare) || !coversAllPublish(claims, below)) return false;
   }

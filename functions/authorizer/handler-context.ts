@@ -26,16 +26,21 @@ export type EventsockHandlerContext = HandlerContext & {
 };
 
 export function buildHandlerContext(claims: ParsedClaims): EventsockHandlerContext {
-  const publish: Array<[string, true | string[]]> = [];
+  // Written out by hand: this runs on every first-seen token, and JSON.stringify of the nested
+  // arrays cost more than the rest of the decision. Pattern segments are letters, digits, '-'
+  // and '*' (core parsePattern), so they need no escaping; event names go through JSON.stringify.
+  let publish = '[';
   for (const g of claims.grants) {
     const p = g.permissions.publish;
-    if (p === true) publish.push(['/' + g.pattern.segments.join('/'), true]);
-    else if (Array.isArray(p) && p.length > 0) publish.push(['/' + g.pattern.segments.join('/'), [...p]]);
+    if (p !== true && !(Array.isArray(p) && p.length > 0)) continue;
+    if (publish.length > 1) publish += ',';
+    publish += '["/' + g.pattern.segments.join('/') + '",' + (p === true ? 'true' : JSON.stringify(p)) + ']';
   }
+  publish += ']';
   const ctx: EventsockHandlerContext = {
     uid: claims.uid ?? '',
     umd: claims.umd === undefined ? '' : JSON.stringify(claims.umd),
-    publish: JSON.stringify(publish),
+    publish,
   };
   if (claims.sub !== undefined) ctx.sub = claims.sub;
   if (claims.jti !== undefined) ctx.jti = claims.jti;

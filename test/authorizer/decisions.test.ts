@@ -111,6 +111,13 @@ describe('authorizer decisions', () => {
     for (const v of Object.values(r.handlerContext!)) expect(typeof v).toBe('string');
   });
 
+  test('handlerContext.publish is valid JSON whatever the event names contain', async () => {
+    const { authorize } = setup();
+    const names = ['say "hi"', 'back\\slash', 'line\nbreak', 'üñí', '</script>'];
+    const r = await authorize(event('EVENT_PUBLISH', await sign({ channels: { '/chat/*': { publish: names } } }), '/chat/a'));
+    expect(JSON.parse(r.handlerContext!.publish as string)).toEqual([['/chat/*', names]]);
+  });
+
   test('handlerContext without uid, umd, sub or jti uses empty strings and omits the optional keys', async () => {
     const { authorize } = setup();
     const r = await authorize(event('EVENT_SUBSCRIBE', await sign({ channels: { '/chat/a': { subscribe: true } } }), '/chat/a'));
