@@ -13,7 +13,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { RuntimeSettings } from '../core/config';
-import { EventsockError } from '../core/errors';
+import { ConfigError, EventsockError } from '../core/errors';
 import { LIMITS } from '../core/limits';
 import { validatePublishRequest, type MessageRules, type PublishMessage } from '../core/message';
 import { bearerToken, bodyBytes, bodyText, errorBody, isHttpEvent, json, toErrorBody, type ErrorBody, type HttpEvent, type HttpResult } from '../shared/http';
@@ -70,6 +70,7 @@ function statusFor(code: string): number {
 
 export function createPublishHandler(deps: PublishHandlerDeps): PublishHandler {
   const { settings } = deps;
+  if (!settings.eventApiHttpHost) throw new ConfigError('eventApiHttpHost', 'is empty: the publish function needs the Event API HTTP host to deliver to');
   const now = deps.now ?? Date.now;
   const logger = deps.logger ?? createLogger({ fields: { fn: 'publish' } });
   const rules: MessageRules = { defaultNamespace: settings.defaultNamespace, namespaces: settings.namespaces, maxDataBytes: settings.publish.maxDataBytes };

@@ -16,6 +16,7 @@ import { EventsockError } from '../core/errors';
 
 /** Heads outlive any clock skew between containers by far, then let TTL tidy them. */
 const HEAD_TTL_SECONDS = 24 * 60 * 60;
+const LAST_GIVEN_MAX = 10_000;
 
 export interface IdAllocator {
   /** `count` ids for one channel, strictly increasing, all above any id given out on it before. */
@@ -59,10 +60,18 @@ export function nextIds(after: string | undefined, count: number, now: number): 
 export function createIdAllocator(opts: IdAllocatorOptions): IdAllocator {
   const maxAttempts = opts.maxAttempts ?? 50;
   const unordered = monotonicFactory();
+  // The last id this container gave out per channel: proposing above it makes the first
+  // write succeed whenever no other container published in between (bounded, oldest dropped).
+  const lastGiven = new Map<string, string>();
+  const remember = (channel: string, id: string) => {
+    lastGiven.delete(channel);
+    lastGiven.set(channel, id);
+    if (lastGiven.size > LAST_GIVEN_MAX) lastGiven.delete(lastGiven.keys().next().value as string);
+  };
   return {
     async allocate(channel, count, ordering) {
       if (ordering === 'none') return Array.from({ length: count }, () => unordered(opts.now()));
-      let known: string | undefined;
+      let known = lastGiven.get(channel);
       for (let attempt = 0; attempt < maxAttempts; attempt++) {
         const now = opts.now();
         const ids = nextIds(known, count, now);
@@ -77,6 +86,7 @@ export function createIdAllocator(opts: IdAllocatorOptions): IdAllocator {
               ExpressionAttributeValues: { ':first': { S: ids[0] } },
             }),
           );
+          remember(channel, last);
           return ids;
         } catch (e) {
           if (!(e instanceof ConditionalCheckFailedException) && (e as Error).name !== 'ConditionalCheckFailedException') throw e;

@@ -18,6 +18,8 @@ export interface StoredMessage {
 
 type Send = Pick<DynamoDBClient, 'send'>;
 
+const EXPIRED_READ_LIMIT = 1000;
+
 /** The expiry of a message stored for `store` seconds from `nowMs`: undefined for -1 (forever). */
 export function expiryFor(store: number, nowMs: number): number | undefined {
   return store === -1 ? undefined : Math.floor(nowMs / 1000) + store;
@@ -63,8 +65,9 @@ export async function queryMessages(
         ExpressionAttributeNames: q.after !== undefined ? { '#c': 'channel', '#id': 'id' } : { '#c': 'channel' },
         ExpressionAttributeValues: values,
         ExclusiveStartKey: startKey,
-        // One more than needed tells us whether another page exists.
-        Limit: q.limit + 1 - out.length,
+        // One more than needed tells us whether another page exists; once expired items
+        // showed up, read wider so a run of them does not end the page empty.
+        Limit: reads === 0 ? q.limit + 1 : EXPIRED_READ_LIMIT,
         ConsistentRead: true,
       }),
     );

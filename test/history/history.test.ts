@@ -3,6 +3,8 @@ import { createHistoryHandler, type HistoryHandlerDeps } from '../../functions/h
 import { createPublishHandler } from '../../functions/publish/handler';
 import { memoryLogger } from '../../functions/shared/log';
 import { staticSecretSource } from '../../functions/shared/secrets';
+import { putMessage } from '../../functions/shared/messages-table';
+import { newUlid } from '../../functions/publish/ids';
 import { CREDENTIALS, httpEvent, startRig, type Rig } from '../publish/support';
 
 const SECRET = 'history-test-secret-0123456789abcdef';
@@ -75,6 +77,25 @@ describe('history over HTTP', () => {
     clock += 100 * 365 * 86_400_000;
     const t2 = await token({ '/chat/exp': { history: true } });
     expect((await get({ channel: '/chat/exp' }, t2)).body.items.map((m: { id: string }) => m.id)).toEqual(forever);
+  });
+
+  it('skips a long run of expired messages not yet deleted and still finds the live ones', async () => {
+    const nowS = Math.floor(clock / 1000);
+    const ids = Array.from({ length: 152 }, (_x, i) => newUlid(clock - 200_000 + i)).sort();
+    await Promise.all(
+      ids.map((id, i) =>
+        putMessage(rig.dynamo, rig.settings.tables.messages, {
+          channel: '/chat/stale',
+          id,
+          envelope: JSON.stringify({ id, event: 'e', channel: '/chat/stale', data: i, meta: { uid: null, umd: null } }),
+          expiresAt: i < 150 ? nowS - 1 : nowS + 60,
+        }),
+      ),
+    );
+    const t = await token({ '/chat/stale': { history: true } });
+    const page = await get({ channel: '/chat/stale', limit: '5' }, t);
+    expect(page.body.items.map((m: { id: string }) => m.id)).toEqual(ids.slice(150));
+    expect(page.body.next).toBeUndefined();
   });
 
   it('requires a token that grants history on that channel', async () => {

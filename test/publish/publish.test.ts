@@ -114,6 +114,10 @@ describe('publish over HTTP', () => {
     expect(parse(await h(post({ channel: 'rot', event: 'e' }, KEY2))).status).toBe(202);
   });
 
+  it('refuses to start without the Event API host', () => {
+    expect(() => handler({ settings: { ...rig.settings, eventApiHttpHost: '' } })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', field: 'eventApiHttpHost' }));
+  });
+
   it('answers 503, not 401, when no key can be read', async () => {
     const r = parse(await handler({ secrets: staticSecretSource({}) })(post({ channel: 'a', event: 'e' })));
     expect(r).toMatchObject({ status: 503, body: { error: { code: 'SECRET_UNAVAILABLE' } } });
