@@ -93,7 +93,8 @@ export function describeServerErrors(errors: unknown): { list: ServerError[]; te
     ? errors
         .filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null)
         .map((e) => ({
-          errorType: typeof e.errorType === 'string' ? e.errorType : undefined,
+          // AppSync says errorType; Eventsock's HTTP APIs say `{ error: { code, message } }`.
+          errorType: typeof e.errorType === 'string' ? e.errorType : typeof e.code === 'string' ? e.code : undefined,
           message: typeof e.message === 'string' ? e.message : undefined,
           errorCode: typeof e.errorCode === 'number' ? e.errorCode : undefined,
         }))

@@ -231,7 +231,7 @@ describe('history catch-up', () => {
     server.dropAll();
     await waitFor(() => errors.some((e) => e.code === 'HISTORY_FAILED'), 'history failure');
     const h = errors.find((e) => e.code === 'HISTORY_FAILED')!;
-    expect(h.message).toMatch(/HTTP 401/);
+    expect(h.message).toMatch(/HTTP 401: UnauthorizedException: bad token/);
     expect(h.message).not.toContain('wrong');
     server.publish('/default/p', 'e', 'b');
     await waitFor(() => got.length === 2);
