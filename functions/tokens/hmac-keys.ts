@@ -23,9 +23,17 @@ const encoder = new TextEncoder();
 /** Distinct secret values kept as imported keys; two slots rotate, so a handful is plenty. */
 const MAX_IMPORTED = 16;
 
-export function createHmacKeyring(slots: readonly HmacKeySlot[], secrets: SecretSource) {
+/**
+ * A slot whose secret could not be read is not asked again for this long. The
+ * SecretSource does not cache failures (so a newly written secret works at once),
+ * but without this every hostile token naming an unset slot would cost an SSM call.
+ */
+export const UNAVAILABLE_RETRY_MS = 10_000;
+
+export function createHmacKeyring(slots: readonly HmacKeySlot[], secrets: SecretSource, now: () => number = Date.now) {
   const byKid = new Map(slots.map((s) => [s.kid, s]));
   const imported = new Map<string, Promise<CryptoKey>>();
+  const unavailableUntil = new Map<string, { until: number; error: unknown }>();
 
   function importSecret(secret: string): Promise<CryptoKey> {
     let key = imported.get(secret);
@@ -45,15 +53,21 @@ export function createHmacKeyring(slots: readonly HmacKeySlot[], secrets: Secret
     slots(): readonly HmacKeySlot[] {
       return slots;
     },
-    /** The current secret of a slot; rejects with SECRET_UNAVAILABLE (from the SecretSource). */
-    secretOf(slot: HmacKeySlot): Promise<string> {
-      return secrets.get(slot.parameterName);
-    },
     slot(kid: string): HmacKeySlot | undefined {
       return byKid.get(kid);
     },
+    /** Rejects with the SecretSource's SECRET_UNAVAILABLE error, remembered for UNAVAILABLE_RETRY_MS. */
     async resolve(slot: HmacKeySlot): Promise<ResolvedHmacKey> {
-      const secret = await secrets.get(slot.parameterName);
+      const down = unavailableUntil.get(slot.parameterName);
+      if (down && down.until > now()) throw down.error;
+      let secret: string;
+      try {
+        secret = await secrets.get(slot.parameterName);
+      } catch (error) {
+        unavailableUntil.set(slot.parameterName, { until: now() + UNAVAILABLE_RETRY_MS, error });
+        throw error;
+      }
+      unavailableUntil.delete(slot.parameterName);
       return { kid: slot.kid, secret, key: await importSecret(secret) };
     },
   };

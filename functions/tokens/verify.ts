@@ -64,16 +64,17 @@ const quote = (v: unknown): string => JSON.stringify(String(v).slice(0, 64));
 export function createTokenVerifier(tokens: RuntimeSettings['tokens'], deps: TokenVerifierDeps): TokenVerifier {
   const now = deps.now ?? Date.now;
   const allowed = new Set<string>(tokens.algorithms);
-  const keyring = createHmacKeyring(tokens.hs256Keys ?? [], deps.secrets);
+  const keyring = createHmacKeyring(tokens.hs256Keys ?? [], deps.secrets, now);
   const cache = createClaimsCache(deps.cacheMaxEntries ?? 10_000);
   const tolerance = tokens.clockToleranceSeconds ?? 0;
 
   const inlineKids = new Set((tokens.jwks ?? []).map((k) => k.kid).filter((k): k is string => typeof k === 'string'));
   const localSet: JWTVerifyGetKey | undefined = tokens.jwks?.length ? createLocalJWKSet({ keys: tokens.jwks as never }) : undefined;
+  const jwksMaxAgeMs = deps.jwksCacheMaxAgeMs ?? 600_000;
   const remoteSet: JWTVerifyGetKey | undefined = tokens.jwksUrl
     ? createRemoteJWKSet(new URL(tokens.jwksUrl), {
         cooldownDuration: deps.jwksCooldownMs,
-        cacheMaxAge: deps.jwksCacheMaxAgeMs,
+        cacheMaxAge: jwksMaxAgeMs,
         timeoutDuration: deps.jwksTimeoutMs,
         ...(deps.jwksFetch ? { [customFetch]: deps.jwksFetch } : {}),
       })
@@ -145,7 +146,7 @@ export function createTokenVerifier(tokens: RuntimeSettings['tokens'], deps: Tok
     return mapJoseError(lastError);
   }
 
-  async function verifyAsymmetric(token: string, header: ProtectedHeaderParameters, alg: string): Promise<TokenResult | { payload: Record<string, unknown> }> {
+  async function verifyAsymmetric(token: string, header: ProtectedHeaderParameters, alg: string): Promise<TokenResult | { payload: Record<string, unknown>; remote?: boolean }> {
     if (typeof header.kid === 'string' && keyring.has(header.kid) && !inlineKids.has(header.kid)) {
       return fail('KEY_ALG_MISMATCH', `kid ${quote(header.kid)} is an HS256 secret; it cannot verify an ${alg} token`);
     }
@@ -154,7 +155,7 @@ export function createTokenVerifier(tokens: RuntimeSettings['tokens'], deps: Tok
     let last: TokenResult = fail('KID_UNKNOWN', `no configured public key matches kid ${quote(header.kid)} and alg ${alg}`);
     for (const set of sets) {
       try {
-        return { payload: await verifyWith(token, set, alg) };
+        return { payload: await verifyWith(token, set, alg), remote: set === remoteSet };
       } catch (e) {
         // Network failures reach us as fetch's own errors (TypeError 'fetch failed'), not jose's.
         if (set === remoteSet && !(e instanceof joseErrors.JOSEError)) return fail('JWKS_UNAVAILABLE', 'the JWKS URL could not be reached');
@@ -192,10 +193,13 @@ export function createTokenVerifier(tokens: RuntimeSettings['tokens'], deps: Tok
 
     const parsed = parseClaims(verified.payload);
     if (!parsed.ok) return fail(parsed.reason === 'EXP_MISSING' ? 'EXP_MISSING' : 'CLAIMS_INVALID', `${parsed.reason}: ${parsed.detail}`);
+    let until = validUntil(verified.payload);
+    // A key removed from the JWKS must stop working once jose would have refetched the set.
+    if ('remote' in verified && verified.remote) until = Math.min(until, Math.floor(now() / 1000) + jwksMaxAgeMs / 1000);
     cache.set(token, {
       claims: parsed.claims,
       payload: verified.payload,
-      validUntilSec: validUntil(verified.payload),
+      validUntilSec: until,
       hmac: 'hmac' in verified ? (verified.hmac as CachedToken['hmac']) : undefined,
     });
     return { ok: true, claims: parsed.claims, payload: verified.payload };

@@ -124,6 +124,18 @@ describe('asymmetric tokens with a JWKS URL', () => {
     expect(await refused.verify(token)).toMatchObject({ ok: false, reason: 'JWKS_UNAVAILABLE' });
   });
 
+  test('a key removed from the JWKS stops working once jose would refetch the set, cached tokens included', async () => {
+    const k = await keyPair('ES256', 'es-1');
+    keys = [k.publicJwk];
+    let now = NOW_MS;
+    const v = createTokenVerifier(settingsFor({ tokens: tokensConfig }).tokens, { secrets: secrets(), now: () => now, jwksFetch: loopback, jwksCacheMaxAgeMs: 0, jwksCooldownMs: 0 });
+    const token = await signToken({ channels, privateKey: k.privateKey, alg: 'ES256', kid: 'es-1', now: NOW_MS });
+    expect((await v.verify(token)).ok).toBe(true);
+    keys = [];
+    now += 1000;
+    expect(await v.verify(token)).toMatchObject({ ok: false, reason: 'KID_UNKNOWN' });
+  });
+
   test('inline keys are tried first, then the URL', async () => {
     const inline = await keyPair('ES256', 'inline-1');
     const remote = await keyPair('ES256', 'remote-1');

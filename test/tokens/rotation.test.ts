@@ -50,10 +50,17 @@ describe('HS256 key rotation', () => {
     // The failure is logged with the parameter name only.
     expect(logger.entries.some((e) => e.parameterName === P2 && !JSON.stringify(e).includes(NEW))).toBe(true);
 
-    // The operator writes k2: a failed read is not cached, so it works without waiting for the refresh.
+    // Hostile or early tokens naming k2 do not hammer SSM: the failure is remembered for 10 s.
+    const readsOfP2 = () => ssm.calls.filter((n) => n === P2).length;
+    const before = readsOfP2();
+    expect(await verifier.verify(newToken + '')).toMatchObject({ ok: false, reason: 'SECRET_UNAVAILABLE' });
+    expect(readsOfP2()).toBe(before);
+
+    // The operator writes k2: a failed read is not cached by the source, so it works within 10 s, not 300 s.
     params.set(P2, NEW);
-    now += 1000;
+    now += 10_001;
     expect((await verifier.verify(newToken)).ok).toBe(true);
+    expect(readsOfP2()).toBe(before + 1);
     expect((await verifier.verify(oldToken)).ok).toBe(true);
 
     // The operator retires k1 (here: overwrites it). Until the 300 s cache expires the old value still verifies.
