@@ -1,5 +1,5 @@
 /**
- * `npm run module`: writes the standalone Terraform module to dist/terraform-module/
+ * `npm run module`: writes the standalone Terraform module to dist/eventsock-terraform-module/
  * and packs it as dist/eventsock-terraform-module.zip.
  *
  * Where it lives, and why: the module is a build output (synthesized JSON plus the
@@ -32,7 +32,7 @@ export const MODULE_RANDOM_CONSTRAINT = '>= 3.6';
 export const MODULE_TERRAFORM_CONSTRAINT = '>= 1.3';
 
 export interface ExportOptions {
-  /** Default: dist/terraform-module. */
+  /** Default: dist/eventsock-terraform-module. */
   outDir?: string;
   /** Built zips by function name; default: build them now. */
   zips?: Record<FunctionName, string>;
@@ -247,7 +247,7 @@ function listFiles(dir: string): string[] {
 
 /** Writes the module (and its archive). */
 export async function exportModule(opts: ExportOptions = {}): Promise<ExportedModule> {
-  const dir = opts.outDir ?? join(PROJECT_ROOT, 'dist', 'terraform-module');
+  const dir = opts.outDir ?? join(PROJECT_ROOT, 'dist', 'eventsock-terraform-module');
   const zips = opts.zips ?? Object.fromEntries((await buildFunctions()).map((b) => [b.name, b.zipPath]));
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'functions'), { recursive: true });
