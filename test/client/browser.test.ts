@@ -11,6 +11,13 @@ import type { Browser } from 'playwright-core';
 import { buildBrowserClient, NODE_BUILTINS, type BrowserBuild } from '../../client/build';
 import { verifyEventAuthorization } from '../../local/sigv4-verify';
 import { launchChromium } from '../support/chromium';
+import { signToken } from '../../client/token';
+import { createAuthorizerHandler } from '../../functions/authorizer/handler';
+import { resolveConfig, runtimeSettings } from '../../functions/core/config';
+import { namespaceHandlerCode } from '../../functions/namespace/code';
+import { memoryLogger } from '../../functions/shared/log';
+import { staticSecretSource } from '../../functions/shared/secrets';
+import { listenEventApi, type ListeningEventApi } from '../../local/event-api';
 import { startScriptedServer, type ScriptedServer } from './support/scripted-server';
 
 let bundle: BrowserBuild;
@@ -18,6 +25,8 @@ let server: ScriptedServer;
 let page: Server;
 let pageUrl: string;
 let browser: Browser;
+let emulator: ListeningEventApi;
+const SECRET = 'browser-test-secret-0123456789abcdef';
 
 beforeAll(async () => {
   bundle = await buildBrowserClient({ outdir: mkdtempSync(join(tmpdir(), 'eventsock-client-')) });
@@ -32,11 +41,20 @@ beforeAll(async () => {
   await new Promise<void>((r) => page.listen(0, '127.0.0.1', () => r()));
   pageUrl = `http://127.0.0.1:${(page.address() as AddressInfo).port}/`;
   browser = await launchChromium();
+  const config = resolveConfig({ namespaces: { default: { clientPublish: true } } });
+  const secrets = staticSecretSource({ [config.tokens.hs256Keys[0].parameterName]: SECRET, [config.tokens.hs256Keys[1].parameterName]: `${SECRET}-2` });
+  emulator = await listenEventApi({
+    config,
+    authorizer: createAuthorizerHandler({ settings: runtimeSettings(config, { eventApiHttpHost: '', region: 'us-east-1' }), secrets, logger: memoryLogger() }),
+    namespaceHandlerCode: namespaceHandlerCode(config),
+    logger: memoryLogger(),
+  });
 }, 60_000);
 
 afterAll(async () => {
   await browser?.close();
   await server?.close();
+  await emulator?.close();
   await new Promise<void>((r) => (page ? page.close(() => r()) : r()));
 });
 
@@ -77,6 +95,31 @@ describe('the client in headless Chromium', () => {
       const env = server.publish('/default/web', 'chat.message', { text: 'to the browser' });
       await tab.waitForFunction(() => (window as unknown as { got: unknown[] }).got.length === 1);
       expect(await tab.evaluate(() => (window as unknown as { got: unknown[] }).got[0])).toEqual(env);
+    } finally {
+      await tab.close();
+    }
+  });
+
+  it('runs against the emulator with a Lambda-authorized token: receives, publishes and gets its own envelope back', async () => {
+    const token = await signToken({ secret: SECRET, kid: 'k1', channels: { '/default/*': { subscribe: true, publish: ['chat.message'] } }, uid: 'browser-user' });
+    const tab = await browser.newPage();
+    try {
+      await tab.goto(pageUrl);
+      await tab.evaluate(`(async () => {
+        const { connect } = await import('/eventsock.js');
+        window.got = [];
+        window.client = await connect({ endpoint: ${JSON.stringify(emulator.url)}, auth: { type: 'token', token: () => ${JSON.stringify(token)} } });
+        await window.client.subscribe('/default/web', (m) => window.got.push(m));
+      })()`);
+      await emulator.api.publish('/default/web', [JSON.stringify({ id: '01J0000000000000000000000A', event: 'server.event', channel: '/default/web', data: 1, meta: { uid: null, umd: null } })]);
+      await tab.waitForFunction(() => (window as unknown as { got: unknown[] }).got.length === 1);
+      const result = (await tab.evaluate(`window.client.publish('/default/web', [{ event: 'chat.message', data: { text: 'from chromium' } }, { event: 'chat.delete' }])`)) as { successful: unknown[]; failed: unknown[] };
+      expect(result.successful).toHaveLength(1);
+      expect(result.failed).toHaveLength(1);
+      await tab.waitForFunction(() => (window as unknown as { got: unknown[] }).got.length === 2);
+      const got = (await tab.evaluate('window.got')) as Array<Record<string, unknown>>;
+      expect(got[0]).toMatchObject({ event: 'server.event', data: 1 });
+      expect(got[1]).toMatchObject({ event: 'chat.message', channel: '/default/web', data: { text: 'from chromium' }, meta: { uid: 'browser-user' } });
     } finally {
       await tab.close();
     }
