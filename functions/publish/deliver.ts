@@ -33,8 +33,13 @@ export interface DeliveryOptions {
 }
 
 export interface Deliverer {
-  /** Publishes up to 5 events (envelope JSON strings) to one channel; one outcome per event, in order. */
-  deliver(channel: string, events: string[]): Promise<EventOutcome[]>;
+  /**
+   * Publishes up to 5 events (envelope JSON strings) to one channel; one outcome per
+   * event, in order. Retries stop at `deadline` (default: now + budgetMs); every chunk
+   * of one publish shares one deadline, so a whole batch is bounded, not each chunk.
+   */
+  deliver(channel: string, events: string[], deadline?: number): Promise<EventOutcome[]>;
+  readonly budgetMs: number;
 }
 
 export interface DelivererDeps extends DeliveryOptions {
@@ -99,10 +104,13 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   }
 
   return {
-    async deliver(channel, events) {
+    budgetMs,
+    async deliver(channel, events, deadline = deps.now() + budgetMs) {
       if (events.length === 0) return [];
       if (events.length > LIMITS.eventsPerPublish) throw new Error(`at most ${LIMITS.eventsPerPublish} events per delivery`);
-      const deadline = deps.now() + budgetMs;
+      if (deps.now() >= deadline) {
+        return events.map(() => ({ ok: false as const, code: 'DELIVERY_FAILED', message: `not attempted: the delivery time budget (${budgetMs} ms) was spent on earlier events` }));
+      }
       let last: AttemptResult | undefined;
       // What the service last said beats a timeout cut short by the budget, for the caller's error.
       let lastAnswer: string | undefined;

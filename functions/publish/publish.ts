@@ -85,7 +85,9 @@ export async function publishMessages(messages: ValidatedMessage[], deps: Publis
     }),
   );
 
-  // 2. Everything still unanswered goes out, grouped by channel in publish order.
+  // 2. Everything still unanswered goes out, grouped by channel in publish order, all
+  // chunks within one delivery budget (counted from here: dedup waits are not delivery).
+  const deliverBy = deps.now() + deps.deliverer.budgetMs;
   const byChannel = new Map<string, number[]>();
   messages.forEach((m, i) => {
     if (results[i] || sameAs.has(i)) return;
@@ -133,6 +135,7 @@ export async function publishMessages(messages: ValidatedMessage[], deps: Publis
         const outcomes = await deps.deliverer.deliver(
           channel,
           chunk.map((k) => envelopes[k]),
+          deliverBy,
         );
         outcomes.forEach((o, j) => {
           const k = chunk[j];

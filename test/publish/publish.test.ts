@@ -275,6 +275,16 @@ describe('delivery', () => {
     expect(rig.endpoint.requests).toBeGreaterThan(1);
   });
 
+  it('bounds a whole batch by one delivery budget and reports every message of it as failed', async () => {
+    rig.endpoint.respond = () => ({ status: 503 });
+    const messages = Array.from({ length: 12 }, (_x, i) => ({ channel: 'budget', event: 'e', data: i }));
+    const r = parse(await handler({ delivery: { budgetMs: 100, baseDelayMs: 5, maxDelayMs: 20 } })(post({ messages })));
+    expect(r.status).toBe(502);
+    expect(r.body.results).toHaveLength(12);
+    for (const x of r.body.results) expect(x.error.code).toBe('DELIVERY_FAILED');
+    expect(r.body.results[11].error.message).toMatch(/budget|gave up/);
+  });
+
   it('reports per-event failures from the service, with 207 for a partly published batch', async () => {
     rig.endpoint.respond = (_n, body) => ({
       status: 200,
