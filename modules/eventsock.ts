@@ -361,7 +361,8 @@ export class Eventsock extends Construct {
       { Sid: 'PublishEvents', Action: 'appsync:EventPublish', Resource: this.namespaceArns },
       {
         Sid: 'OwnTables',
-        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query'],
+        // Ids and dedup are conditional single-item writes; a failed delivery deletes what it stored.
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
         Resource: [t.messages.arn, t.heads.arn, t.dedup.arn],
       },
       { Sid: 'ReadApiKeys', Action: 'ssm:GetParameter', Resource: cfg.publish.apiKeyParameterNames.map((n, i) => paramArn(n, apiKeyParams[i])) },
@@ -371,7 +372,7 @@ export class Eventsock extends Construct {
 
     const historyPolicy = this.policy('history', [
       this.logStatement(logGroups.history),
-      { Sid: 'ReadMessages', Action: ['dynamodb:Query', 'dynamodb:GetItem'], Resource: [t.messages.arn] },
+      { Sid: 'ReadMessages', Action: 'dynamodb:Query', Resource: [t.messages.arn] },
       ...(cfg.tokens.hs256Keys.length > 0
         ? [{ Sid: 'ReadTokenSecrets', Action: 'ssm:GetParameter', Resource: tokenSecretArns }]
         : []),

@@ -95,6 +95,22 @@ describe('buildFunctions', () => {
   });
 });
 
+describe('the project functions', () => {
+  it('build into zips whose bundles load in a fresh Node process', async () => {
+    const out = tmp();
+    const built = await buildFunctions({ outDir: out });
+    expect(built.map((b) => b.name)).toEqual(['authorizer', 'publish', 'history']);
+    for (const b of built) {
+      expect(b.files).toContain('index.mjs');
+      const file = join(out, b.name, 'index.mjs');
+      const script = `const m = await import(${JSON.stringify(pathToFileURL(file).href)}); process.stdout.write(typeof m.handler);`;
+      // No AWS call happens at import: the handlers build their clients on first invocation.
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: out, env: { PATH: process.env.PATH, AWS_REGION: 'eu-west-1' } });
+      expect([b.name, r.stderr, r.stdout]).toEqual([b.name, '', 'function']);
+    }
+  });
+});
+
 describe('deterministicZip', () => {
   it('ignores insertion order and the time zone', () => {
     const a = deterministicZip({ 'b.txt': Buffer.from('b'), 'a.txt': Buffer.from('a') });

@@ -23,10 +23,10 @@ const ALLOWED_ACTIONS: Record<string, string[]> = {
   eventsock_authorizer_policy: ['logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameter'],
   eventsock_publish_policy: [
     'logs:CreateLogStream', 'logs:PutLogEvents', 'appsync:EventPublish',
-    'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query',
+    'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem',
     'ssm:GetParameter', 'events:PutEvents',
   ],
-  eventsock_history_policy: ['logs:CreateLogStream', 'logs:PutLogEvents', 'dynamodb:Query', 'dynamodb:GetItem', 'ssm:GetParameter'],
+  eventsock_history_policy: ['logs:CreateLogStream', 'logs:PutLogEvents', 'dynamodb:Query', 'ssm:GetParameter'],
   eventsock_appsync_logs_policy: ['logs:CreateLogStream', 'logs:PutLogEvents'],
 };
 
