@@ -387,7 +387,7 @@ export class Eventsock extends Construct {
         'history',
         history,
         // Bearer tokens in a header, no cookies: credentials stay off, any listed origin may read.
-        { allowOrigins: cfg.history.corsAllowedOrigins, allowMethods: ['GET', 'POST'], allowHeaders: ['authorization', 'content-type'], maxAge: 300 },
+        { allowOrigins: cfg.history.corsAllowedOrigins, allowMethods: ['GET'], allowHeaders: ['authorization', 'content-type'], maxAge: 300 },
         scoped,
       );
     }
@@ -401,8 +401,9 @@ export class Eventsock extends Construct {
     this.output('api_arn', this.api.apiArn, 'Event API ARN.');
     this.output('publish_function_arn', publish.arn, 'Publish function ARN (invoke it with IAM to publish).');
     this.output('publish_function_name', publish.functionName, 'Publish function name.');
-    this.output('publish_url', this.publishUrl?.functionUrl ?? '', 'Publish API URL (bearer API key); empty when publish.httpEndpoint is off.');
-    this.output('history_url', this.historyUrl?.functionUrl ?? '', 'History API URL (bearer JWT); empty when history is off.');
+    // Function URLs end in '/'; the handlers serve /publish and /history.
+    this.output('publish_url', this.publishUrl ? `${this.publishUrl.functionUrl}publish` : '', 'Publish API endpoint: POST with Authorization: Bearer <API key>. Empty when publish.httpEndpoint is off.');
+    this.output('history_url', this.historyUrl ? `${this.historyUrl.functionUrl}history` : '', 'History API endpoint: GET ?channel=&after=&limit= with Authorization: Bearer <JWT>. Empty when history is off.');
     this.output('publish_api_key_parameter_names', cfg.publish.apiKeyParameterNames, 'SSM parameters holding the two publish API keys.');
     this.output('token_secret_parameter_names', this.tokenSecretParameterNames, 'SSM parameters holding the HS256 token secrets, in kid order.');
     this.output('token_secret_kids', cfg.tokens.hs256Keys.map((k) => k.kid), 'The kid of each HS256 token secret.');

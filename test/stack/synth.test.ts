@@ -81,7 +81,7 @@ describe('Eventsock stack, default config', () => {
     expect(json).toHaveResourceWithProperties(LambdaFunctionUrl, {
       function_name: '${aws_lambda_function.eventsock_history.function_name}',
       authorization_type: 'NONE',
-      cors: { allow_origins: ['*'], allow_methods: ['GET', 'POST'], allow_headers: ['authorization', 'content-type'], max_age: 300 },
+      cors: { allow_origins: ['*'], allow_methods: ['GET'], allow_headers: ['authorization', 'content-type'], max_age: 300 },
     });
     const urls = Object.fromEntries(resources(tf, 'aws_lambda_function_url'));
     expect(urls.eventsock_publish_url.cors).toBeUndefined();
@@ -117,6 +117,8 @@ describe('Eventsock stack, default config', () => {
     );
     expect(tf.output.http_endpoint.value).toBe('https://${aws_appsync_api.eventsock_api.dns["HTTP"]}/event');
     expect(tf.output.realtime_endpoint.value).toBe('wss://${aws_appsync_api.eventsock_api.dns["REALTIME"]}/event/realtime');
+    expect(tf.output.publish_url.value).toBe('${aws_lambda_function_url.eventsock_publish_url.function_url}publish');
+    expect(tf.output.history_url.value).toBe('${aws_lambda_function_url.eventsock_history_url.function_url}history');
     for (const [name, o] of Object.entries(tf.output)) {
       const carriesSecret = JSON.stringify(o.value).includes('aws_ssm_parameter.') && JSON.stringify(o.value).includes('.value');
       expect([name, Boolean(o.sensitive)]).toEqual([name, carriesSecret]);
