@@ -1,4 +1,4 @@
-import { GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { createPublishHandler, type PublishHandlerDeps } from '../../functions/publish/handler';
 import { memoryLogger } from '../../functions/shared/log';
 import { staticSecretSource } from '../../functions/shared/secrets';
@@ -114,6 +114,19 @@ describe('publish over HTTP', () => {
     expect(parse(await h(post({ channel: 'rot', event: 'e' }, KEY2))).status).toBe(202);
   });
 
+  it('reads base64 bodies and never logs keys or message data', async () => {
+    const logger = memoryLogger();
+    const body = Buffer.from(JSON.stringify({ channel: 'b64', event: 'e', data: { secretText: 'do-not-log-me' } })).toString('base64');
+    const ev = { ...post('', KEY1), body, isBase64Encoded: true };
+    expect(parse(await handler({ logger })(ev)).status).toBe(202);
+    await handler({ logger })(post({ channel: 'b64', event: 'e' }, 'pk_wrong_key_attempt'));
+    const logs = JSON.stringify(logger.entries);
+    expect(logs).toContain('publish');
+    expect(logs).not.toContain('do-not-log-me');
+    expect(logs).not.toContain(KEY1);
+    expect(logs).not.toContain('pk_wrong_key_attempt');
+  });
+
   it('refuses to start without the Event API host', () => {
     expect(() => handler({ settings: { ...rig.settings, eventApiHttpHost: '' } })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', field: 'eventApiHttpHost' }));
   });
@@ -213,6 +226,35 @@ describe('deduplication', () => {
     expect(retry.id).toHaveLength(26);
     expect(retry.duplicate).toBeUndefined();
     expect(rig.endpoint.received).toHaveLength(1);
+  });
+
+  it('concurrent retries after a failed first delivery: one takes over, one delivery, the rest answer its id', async () => {
+    rig.endpoint.respond = (n) => (n === 0 ? { status: 400, body: { errors: [{ errorType: 'BadRequestException' }] } } : undefined);
+    const h = handler();
+    const answers = (await Promise.all(Array.from({ length: 10 }, () => h({ channel: 'dd-conc', event: 'e', deduplicationId: 'conc-1' })))) as Array<{
+      id?: string;
+      duplicate?: boolean;
+      error?: { code: string };
+    }>;
+    const delivered = rig.endpoint.received.flatMap((x) => x.events);
+    expect(delivered).toHaveLength(1);
+    expect(answers.filter((a) => a.error)).toEqual([{ error: expect.objectContaining({ code: 'DELIVERY_REFUSED' }) }]);
+    const ok = answers.filter((a) => !a.error);
+    expect(new Set(ok.map((a) => a.id))).toEqual(new Set([delivered[0].id]));
+    expect(ok.filter((a) => !a.duplicate)).toHaveLength(1);
+  });
+
+  it('takes over a claim whose owner died (lease over) instead of waiting for it', async () => {
+    const t = Date.now();
+    await rig.dynamo.send(
+      new PutItemCommand({
+        TableName: rig.settings.tables.dedup,
+        Item: { deduplicationId: { S: 'dead-1' }, owner: { S: 'gone' }, status: { S: 'pending' }, leaseUntil: { N: String(t - 1) }, expiresAt: { N: String(Math.floor(t / 1000) + 300) } },
+      }),
+    );
+    const r = (await handler()({ channel: 'dd-dead', event: 'e', deduplicationId: 'dead-1' })) as { id: string; duplicate?: boolean };
+    expect(r.duplicate).toBeUndefined();
+    expect(rig.endpoint.received.flatMap((x) => x.events).map((e) => e.id)).toEqual([r.id]);
   });
 
   it('a repeat inside one batch is answered as a duplicate of the first', async () => {
