@@ -17,115 +17,23 @@ import { utf8Length, type JsonValue } from '../functions/core/claims';
 import { isEnvelope, validateEventName, type Envelope } from '../functions/core/envelope';
 import { EventsockError } from '../functions/core/errors';
 import { LIMITS } from '../functions/core/limits';
-import { createAuthorizer, subprotocols, type AuthOption, type Authorizer, type TokenSource } from './auth';
+import { createAuthorizer, subprotocols, type Authorizer, type TokenSource } from './auth';
 import { resolveEndpoint } from './endpoint';
 import { ConnectionError, EventsockClientError, PublishError, SubscribeError, describeServerErrors, type ClientErrorCode } from './errors';
 import { readHistorySince, type HistoryOptions } from './history';
-import { SeenIds, randomId, ulidFloor } from './ids';
+import { EchoFilter } from './echo';
+import { randomId, ulidFloor } from './ids';
+import { createSubRecord, endSub, recordAndQueue, subscriptionHandle, type SubRecord } from './subscription';
+import type { ClientEvent, ClientOptions, ConnectionState, EventsockClient, MessageHandler, PublishResult, ReconnectOptions, SubscribeOptions, Subscription } from './types';
 import { WS_OPEN, type WebSocketConstructor, type WebSocketLike } from './websocket';
 
-export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
-
-export interface ReconnectOptions {
-  /** First delay. Default: 500 ms. */
-  initialDelayMs: number;
-  /** Ceiling. Default: 30 s. */
-  maxDelayMs: number;
-  /** Growth per failed attempt. Default: 2. */
-  factor: number;
-  /** Give up after this many consecutive failed attempts. Default: Infinity. */
-  maxAttempts: number;
-}
-
-export interface ClientOptions {
-  /** AppSync HTTP endpoint or host, a custom domain, or the emulator's `http://127.0.0.1:PORT`. */
-  endpoint: string;
-  /** Connect authorization, and the default for subscribe and publish. */
-  auth: AuthOption;
-  /** The WebSocket class; the Node entry passes `ws`, browsers have their own. */
-  WebSocket?: WebSocketConstructor;
-  /** Override the realtime URL derived from `endpoint`. */
-  realtimeUrl?: string;
-  /** Catch up from the history API after a reconnect. Default: off unless configured. */
-  history?: HistoryOptions;
-  /** Deliver this client's own published messages back to it. Default: true. */
-  echo?: boolean;
-  /** Reconnect policy, or false to stay closed after a drop. */
-  reconnect?: Partial<ReconnectOptions> | false;
-  /** Watchdog timeout; default: what connection_ack announces (300 s on AppSync). */
-  connectionTimeoutMs?: number;
-  /** How long to wait for connection_ack. Default: 15 s. */
-  ackTimeoutMs?: number;
-  /** How long to wait for subscribe/publish/unsubscribe answers. Default: 15 s. */
-  requestTimeoutMs?: number;
-  /** Randomness for backoff jitter (tests pin it). */
-  random?: () => number;
-}
-
-/** An application event as a client publishes it; the namespace handler wraps it in an envelope. */
-export interface ClientEvent {
-  event: string;
-  data?: unknown;
-}
-
-export interface PublishResult {
-  successful: Array<{ identifier: string; index: number }>;
-  failed: Array<{ identifier?: string; index: number; code?: string; message?: string }>;
-}
-
-export type MessageHandler<D> = (message: Envelope<D>) => void;
-
-export interface Subscription<D = JsonValue> extends AsyncIterable<Envelope<D>> {
-  readonly id: string;
-  /** The normalised channel path. */
-  readonly channel: string;
-  /** Stops delivery and tells the server; resolves once the server answered (or the socket is gone). */
-  unsubscribe(): Promise<void>;
-}
-
-export interface SubscribeOptions {
-  /** Authorization for this subscription alone (e.g. a token with `subscribe` scope). */
-  auth?: AuthOption;
-}
-
-export interface EventsockClient {
-  readonly state: ConnectionState;
-  subscribe<D = JsonValue>(channel: string, handler?: MessageHandler<D>, opts?: SubscribeOptions): Promise<Subscription<D>>;
-  publish(channel: string, events: ClientEvent | ClientEvent[]): Promise<PublishResult>;
-  close(): Promise<void>;
-  on(type: 'state', listener: (state: ConnectionState) => void): () => void;
-  on(type: 'error', listener: (error: EventsockClientError) => void): () => void;
-}
+export type * from './types';
 
 interface Pending {
   resolve: (frame: Record<string, unknown>) => void;
   reject: (e: EventsockClientError) => void;
   timer: ReturnType<typeof setTimeout>;
   kind: 'subscribe' | 'unsubscribe' | 'publish';
-}
-
-interface SubRecord {
-  id: string;
-  channel: string;
-  authorizer: Authorizer;
-  handler?: MessageHandler<unknown>;
-  /** Settles the subscribe() promise the first time the server answers. */
-  first?: { resolve: () => void; reject: (e: EventsockClientError) => void };
-  /** Has the server ever accepted this subscription? (Then a later success is a resubscribe.) */
-  accepted: boolean;
-  /** When the server first accepted it (client clock): catch-up never reaches before this. */
-  acceptedAt: number;
-  seen: SeenIds;
-  /** Highest id delivered per concrete channel: where a history catch-up starts. */
-  lastIds: Map<string, string>;
-  catchingUp: boolean;
-  catchUpAgain: boolean;
-  buffer: Envelope[];
-  queue: Envelope[];
-  waiters: Array<{ resolve: (r: IteratorResult<Envelope>) => void; reject: (e: unknown) => void }>;
-  iterating: boolean;
-  ended: boolean;
-  endError?: EventsockClientError;
 }
 
 const DEFAULT_RECONNECT: ReconnectOptions = { initialDelayMs: 500, maxDelayMs: 30_000, factor: 2, maxAttempts: Infinity };
@@ -146,9 +54,7 @@ class Client implements EventsockClient {
   private readonly connectAuth: Authorizer;
   private readonly reconnect: ReconnectOptions | false;
   private readonly random: () => number;
-  private readonly nonce = randomId(8);
-  private readonly echo: boolean;
-  private readonly ownPublished = new Map<string, { count: number; droppedBy: Map<string, number>; expires: number }>();
+  private readonly echo: EchoFilter;
   private readonly history?: HistoryOptions & { token: TokenSource };
   private readonly ackTimeoutMs: number;
   private readonly requestTimeoutMs: number;
@@ -179,7 +85,7 @@ class Client implements EventsockClient {
     this.connectAuth = createAuthorizer(opts.auth, this.endpoint.httpHost, { region: this.endpoint.region });
     this.reconnect = opts.reconnect === false ? false : { ...DEFAULT_RECONNECT, ...opts.reconnect };
     this.random = opts.random ?? Math.random;
-    this.echo = opts.echo ?? true;
+    this.echo = new EchoFilter(opts.echo ?? true);
     this.ackTimeoutMs = opts.ackTimeoutMs ?? 15_000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 15_000;
     if (opts.history) {
@@ -311,9 +217,7 @@ class Client implements EventsockClient {
       this.shutdown(new ConnectionError('CONNECTION_LOST', r ? `gave up after ${this.attempt} reconnect attempts` : 'connection lost and reconnect is off'));
       return;
     }
-    const base = Math.min(r.maxDelayMs, r.initialDelayMs * Math.pow(r.factor, this.attempt));
-    // Equal jitter: at least half the backoff, so a fleet that lost one server does not return in one wave.
-    const delay = base / 2 + this.random() * (base / 2);
+    const delay = backoffDelay(r, this.attempt, this.random);
     this.attempt++;
     this.setState('reconnecting');
     this.reconnectTimer = setTimeout(() => void this.open(), delay);
@@ -458,23 +362,7 @@ class Client implements EventsockClient {
         new EventsockClientError('INVALID_ARGUMENT', `a connection holds at most ${LIMITS.subscriptionsPerConnection} subscriptions`, { field: 'channel', limit: LIMITS.subscriptionsPerConnection }),
       );
     }
-    const sub: SubRecord = {
-      id: randomId(),
-      channel: path,
-      authorizer,
-      handler: handler as MessageHandler<unknown> | undefined,
-      accepted: false,
-      acceptedAt: 0,
-      seen: new SeenIds(),
-      lastIds: new Map(),
-      catchingUp: false,
-      catchUpAgain: false,
-      buffer: [],
-      queue: [],
-      waiters: [],
-      iterating: !handler,
-      ended: false,
-    };
+    const sub = createSubRecord(path, authorizer, handler as MessageHandler<unknown> | undefined);
     const done = new Promise<void>((resolve, reject) => {
       // Offline subscribes wait for the connection, but not forever.
       const timer = setTimeout(() => {
@@ -493,7 +381,7 @@ class Client implements EventsockClient {
     });
     this.subs.set(sub.id, sub);
     if (this.state === 'connected') void this.sendSubscribe(sub);
-    return done.then(() => this.handle<D>(sub));
+    return done.then(() => subscriptionHandle<D>(sub, () => this.unsubscribe(sub)));
   }
 
   private async sendSubscribe(sub: SubRecord): Promise<void> {
@@ -551,36 +439,12 @@ class Client implements EventsockClient {
       return;
     }
     this.emitError(err);
-    this.endSub(sub, err);
-  }
-
-  private handle<D>(sub: SubRecord): Subscription<D> {
-    const client = this;
-    return {
-      id: sub.id,
-      channel: sub.channel,
-      unsubscribe: () => client.unsubscribe(sub),
-      [Symbol.asyncIterator](): AsyncIterator<Envelope<D>> {
-        sub.iterating = true;
-        return {
-          next(): Promise<IteratorResult<Envelope<D>>> {
-            const v = sub.queue.shift();
-            if (v) return Promise.resolve({ value: v as Envelope<D>, done: false });
-            if (sub.ended) return sub.endError ? Promise.reject(sub.endError) : Promise.resolve({ value: undefined, done: true });
-            return new Promise((resolve, reject) => sub.waiters.push({ resolve: resolve as (r: IteratorResult<Envelope>) => void, reject }));
-          },
-          async return(): Promise<IteratorResult<Envelope<D>>> {
-            await client.unsubscribe(sub);
-            return { value: undefined, done: true };
-          },
-        };
-      },
-    };
+    endSub(sub, err);
   }
 
   private async unsubscribe(sub: SubRecord): Promise<void> {
     if (!this.subs.delete(sub.id)) return;
-    this.endSub(sub);
+    endSub(sub);
     const p = this.pending.get(sub.id);
     if (p) {
       clearTimeout(p.timer);
@@ -591,16 +455,6 @@ class Client implements EventsockClient {
       await this.request('unsubscribe', sub.id, { type: 'unsubscribe', id: sub.id });
     } catch {
       // The subscription is gone on our side; a lost answer changes nothing for the caller.
-    }
-  }
-
-  private endSub(sub: SubRecord, err?: EventsockClientError): void {
-    if (sub.ended) return;
-    sub.ended = true;
-    sub.endError = err;
-    for (const w of sub.waiters.splice(0)) {
-      if (err) w.reject(err);
-      else w.resolve({ value: undefined, done: true });
     }
   }
 
@@ -620,7 +474,7 @@ class Client implements EventsockClient {
     }
     const env = parsed as Envelope;
     if (sub.seen.has(env.id)) return;
-    if (this.isOwnEcho(sub, env)) {
+    if (this.echo.isOwnEcho(sub.id, env)) {
       sub.seen.add(env.id);
       return;
     }
@@ -633,20 +487,13 @@ class Client implements EventsockClient {
 
   private deliver(sub: SubRecord, env: Envelope): void {
     if (sub.seen.has(env.id) || sub.ended) return;
-    sub.seen.add(env.id);
-    const last = sub.lastIds.get(env.channel);
-    if (!last || env.id > last) sub.lastIds.set(env.channel, env.id);
+    recordAndQueue(sub, env);
     if (sub.handler) {
       try {
         sub.handler(env);
       } catch (e) {
         this.emitError(new EventsockClientError('HANDLER_FAILED', `the handler for ${sub.channel} threw: ${(e as Error)?.message ?? String(e)}`, { channel: sub.channel }));
       }
-    }
-    if (sub.iterating) {
-      const w = sub.waiters.shift();
-      if (w) w.resolve({ value: env, done: false });
-      else sub.queue.push(env);
     }
   }
 
@@ -665,7 +512,7 @@ class Client implements EventsockClient {
             const { items, truncated } = await readHistorySince(this.history!, channel, after);
             for (const env of items) {
               if (sub.seen.has(env.id)) continue;
-              if (this.isOwnEcho(sub, env)) sub.seen.add(env.id);
+              if (this.echo.isOwnEcho(sub.id, env)) sub.seen.add(env.id);
               else this.deliver(sub, env);
             }
             if (truncated) {
@@ -679,41 +526,6 @@ class Client implements EventsockClient {
     } finally {
       sub.catchingUp = false;
       for (const env of sub.buffer.splice(0)) this.deliver(sub, env);
-    }
-  }
-
-  /**
-   * Is this envelope one this client published (and echo is off)? The nonce is
-   * removed either way: it is the client's business, not the application's.
-   * When the namespace handler did not carry the nonce into the envelope, fall
-   * back to matching what we published (channel, event, data) within a minute,
-   * once per subscription: identical messages are indistinguishable anyway.
-   */
-  private isOwnEcho(sub: SubRecord, env: Envelope): boolean {
-    const e = env as Envelope & { nonce?: unknown };
-    if (e.nonce !== undefined) {
-      const own = e.nonce === this.nonce;
-      delete e.nonce;
-      return own && !this.echo;
-    }
-    if (this.echo || this.ownPublished.size === 0) return false;
-    const now = Date.now();
-    for (const [k, r] of this.ownPublished) if (r.expires < now) this.ownPublished.delete(k);
-    const rec = this.ownPublished.get(echoKey(env.channel, env.event, env.data));
-    if (!rec) return false;
-    const dropped = rec.droppedBy.get(sub.id) ?? 0;
-    if (dropped >= rec.count) return false;
-    rec.droppedBy.set(sub.id, dropped + 1);
-    return true;
-  }
-
-  private rememberOwn(keys: string[], delta: 1 | -1): void {
-    for (const k of keys) {
-      const rec = this.ownPublished.get(k) ?? { count: 0, droppedBy: new Map<string, number>(), expires: 0 };
-      rec.count += delta;
-      rec.expires = Date.now() + 60_000;
-      if (rec.count <= 0) this.ownPublished.delete(k);
-      else this.ownPublished.set(k, rec);
     }
   }
 
@@ -741,7 +553,7 @@ class Client implements EventsockClient {
       }
       const body: Record<string, unknown> = { event: e.event, data: e.data ?? null };
       // The nonce rides along so this client can recognise (and, with echo off, drop) its own messages.
-      body.nonce = this.nonce;
+      body.nonce = this.echo.nonce;
       let text: string;
       try {
         text = JSON.stringify(body);
@@ -762,14 +574,12 @@ class Client implements EventsockClient {
     } catch (e) {
       throw asClientError(e, 'INVALID_AUTH');
     }
-    // Echoes can arrive before publish_success, so remember them before sending.
-    const keys = this.echo ? [] : list.map((e) => echoKey(path, e.event, e.data ?? null));
-    this.rememberOwn(keys, 1);
+    const forget = this.echo.remember(path, list);
     let frame: Record<string, unknown>;
     try {
       frame = await this.request('publish', id, { type: 'publish', id, channel: path, events: payloads, authorization });
     } catch (e) {
-      this.rememberOwn(keys, -1);
+      forget();
       const c = asClientError(e, 'PUBLISH_REFUSED');
       throw new PublishError(c.code as ClientErrorCode, `publish to ${path} failed: ${c.message}`, path, c.errors);
     }
@@ -840,7 +650,7 @@ class Client implements EventsockClient {
     for (const sub of this.subs.values()) {
       sub.first?.reject(err);
       sub.first = undefined;
-      this.endSub(sub, byUser ? undefined : err);
+      endSub(sub, byUser ? undefined : err);
     }
     this.subs.clear();
     if (!byUser && this.everConnected) this.emitError(err);
@@ -848,8 +658,10 @@ class Client implements EventsockClient {
   }
 }
 
-function echoKey(channel: string, event: string, data: unknown): string {
-  return `${channel}\n${event}\n${JSON.stringify(data ?? null)}`;
+/** Equal jitter: at least half the backoff, so a fleet that lost one server does not return in one wave. */
+export function backoffDelay(r: Pick<ReconnectOptions, 'initialDelayMs' | 'maxDelayMs' | 'factor'>, attempt: number, random: () => number): number {
+  const base = Math.min(r.maxDelayMs, r.initialDelayMs * Math.pow(r.factor, attempt));
+  return base / 2 + random() * (base / 2);
 }
 
 function asClientError(e: unknown, fallback: ClientErrorCode): EventsockClientError {

@@ -1,0 +1,80 @@
+/** The client's public types: options, subscriptions, publish results. */
+import type { JsonValue } from '../functions/core/claims';
+import type { Envelope } from '../functions/core/envelope';
+import type { AuthOption } from './auth';
+import type { EventsockClientError } from './errors';
+import type { HistoryOptions } from './history';
+import type { WebSocketConstructor } from './websocket';
+
+export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+export interface ReconnectOptions {
+  /** First delay. Default: 500 ms. */
+  initialDelayMs: number;
+  /** Ceiling. Default: 30 s. */
+  maxDelayMs: number;
+  /** Growth per failed attempt. Default: 2. */
+  factor: number;
+  /** Give up after this many consecutive failed attempts. Default: Infinity. */
+  maxAttempts: number;
+}
+
+export interface ClientOptions {
+  /** AppSync HTTP endpoint or host, a custom domain, or the emulator's `http://127.0.0.1:PORT`. */
+  endpoint: string;
+  /** Connect authorization, and the default for subscribe and publish. */
+  auth: AuthOption;
+  /** The WebSocket class; the Node entry passes `ws`, browsers have their own. */
+  WebSocket?: WebSocketConstructor;
+  /** Override the realtime URL derived from `endpoint`. */
+  realtimeUrl?: string;
+  /** Catch up from the history API after a reconnect. Default: off unless configured. */
+  history?: HistoryOptions;
+  /** Deliver this client's own published messages back to it. Default: true. */
+  echo?: boolean;
+  /** Reconnect policy, or false to stay closed after a drop. */
+  reconnect?: Partial<ReconnectOptions> | false;
+  /** Watchdog timeout; default: what connection_ack announces (300 s on AppSync). */
+  connectionTimeoutMs?: number;
+  /** How long to wait for connection_ack. Default: 15 s. */
+  ackTimeoutMs?: number;
+  /** How long to wait for subscribe/publish/unsubscribe answers. Default: 15 s. */
+  requestTimeoutMs?: number;
+  /** Randomness for backoff jitter (tests pin it). */
+  random?: () => number;
+}
+
+/** An application event as a client publishes it; the namespace handler wraps it in an envelope. */
+export interface ClientEvent {
+  event: string;
+  data?: unknown;
+}
+
+export interface PublishResult {
+  successful: Array<{ identifier: string; index: number }>;
+  failed: Array<{ identifier?: string; index: number; code?: string; message?: string }>;
+}
+
+export type MessageHandler<D> = (message: Envelope<D>) => void;
+
+export interface Subscription<D = JsonValue> extends AsyncIterable<Envelope<D>> {
+  readonly id: string;
+  /** The normalised channel path. */
+  readonly channel: string;
+  /** Stops delivery and tells the server; resolves once the server answered (or the socket is gone). */
+  unsubscribe(): Promise<void>;
+}
+
+export interface SubscribeOptions {
+  /** Authorization for this subscription alone (e.g. a token with `subscribe` scope). */
+  auth?: AuthOption;
+}
+
+export interface EventsockClient {
+  readonly state: ConnectionState;
+  subscribe<D = JsonValue>(channel: string, handler?: MessageHandler<D>, opts?: SubscribeOptions): Promise<Subscription<D>>;
+  publish(channel: string, events: ClientEvent | ClientEvent[]): Promise<PublishResult>;
+  close(): Promise<void>;
+  on(type: 'state', listener: (state: ConnectionState) => void): () => void;
+  on(type: 'error', listener: (error: EventsockClientError) => void): () => void;
+}
