@@ -88,14 +88,14 @@ function patternMatches(pattern, segments) {
 }
 
 // The publish grants arrive as JSON text `[[pattern, true | [names...]], ...]`.
-// Answer: true (any name), the union of allowed names, or null (nothing granted).
+// Answer: true (any name), the union of allowed names (a list: an object keyed by
+// client-chosen names would misbehave for `__proto__`), or null (nothing granted).
 function allowedNames(grantsText, segments) {
   if (typeof grantsText !== 'string' || grantsText === '') return null;
   const grants = JSON.parse(grantsText);
   if (!Array.isArray(grants)) return null;
   let any = false;
-  const names = {};
-  let count = 0;
+  const names = [];
   for (const grant of grants) {
     const usable = Array.isArray(grant) && typeof grant[0] === 'string' && (grant[1] === true || Array.isArray(grant[1]));
     if (usable && patternMatches(grant[0], segments)) {
@@ -103,16 +103,13 @@ function allowedNames(grantsText, segments) {
         any = true;
       } else {
         for (const n of grant[1]) {
-          if (typeof n === 'string' && !Object.hasOwn(names, n)) {
-            names[n] = true;
-            count = count + 1;
-          }
+          if (typeof n === 'string' && !names.includes(n)) names.push(n);
         }
       }
     }
   }
   if (any) return true;
-  return count > 0 ? names : null;
+  return names.length > 0 ? names : null;
 }
 
 function eventNameProblem(name) {
@@ -201,7 +198,7 @@ function clientEvent(incoming, allowed, channel, meta, state) {
   }
   const problem = eventNameProblem(p.event);
   if (problem !== null) return { id: incoming.id, error: problem };
-  if (allowed !== true && !Object.hasOwn(allowed, p.event)) {
+  if (allowed !== true && !allowed.includes(p.event)) {
     return { id: incoming.id, error: `EVENT_NOT_ALLOWED: the token does not allow event '${p.event}' on ${channel}` };
   }
   const data = p.data === undefined ? null : p.data;

@@ -216,6 +216,12 @@ describe('publish grants: pattern matching follows the core', () => {
     expect(onPublish(publish('/chat/vip', identity, names)).map(errorCode)).toEqual([undefined, undefined, undefined]);
   });
 
+  test('event names that are Object property names are matched literally', () => {
+    const identity = lambdaIdentity({ publish: [['/chat/*', ['__proto__', 'toString']]] });
+    const names = ['__proto__', 'toString', 'constructor', 'hasOwnProperty'].map((event) => ({ event }));
+    expect(onPublish(publish('/chat/r', identity, names)).map(errorCode)).toEqual([undefined, undefined, 'EVENT_NOT_ALLOWED', 'EVENT_NOT_ALLOWED']);
+  });
+
   test('a malformed grant is ignored, the others still apply', () => {
     const identity = { handlerContext: { uid: '', umd: '', publish: JSON.stringify([['/chat/*', 'yes'], 5, ['/chat/*', ['ok']]]) } };
     expect(onPublish(publish('/chat/r', identity, [{ event: 'ok' }, { event: 'no' }])).map(errorCode)).toEqual([undefined, 'EVENT_NOT_ALLOWED']);
