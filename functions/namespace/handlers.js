@@ -138,7 +138,7 @@ function utf8Bytes(s) {
 // Within one invocation the random part is incremented instead of redrawn, so the
 // ids of one batch strictly increase even inside the same millisecond.
 function freshRandom() {
-  const hex = util.autoId().split('-').join('');
+  const hex = util.autoId().split('-').join('').toLowerCase();
   // Skip the UUID's version nibble (12) and variant nibble (16): they are not random.
   const usable = hex.slice(0, 12) + hex.slice(13, 16) + hex.slice(17);
   const digits = [];
