@@ -1,7 +1,7 @@
 import { GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { createPublishHandler, type PublishHandlerDeps } from '../../functions/publish/handler';
 import { memoryLogger } from '../../functions/shared/log';
-import { staticSecretSource } from '../../functions/shared/secrets';
+import { ssmSecretSource, staticSecretSource } from '../../functions/shared/secrets';
 import { CREDENTIALS, httpEvent, startRig, type Rig } from './support';
 
 const KEY1 = 'pk_first_key_0123456789';
@@ -129,6 +129,24 @@ describe('publish over HTTP', () => {
 
   it('refuses to start without the Event API host', () => {
     expect(() => handler({ settings: { ...rig.settings, eventApiHttpHost: '' } })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', field: 'eventApiHttpHost' }));
+  });
+
+  it('picks up a key rotated in SSM after the cache time, with no new handler', async () => {
+    let t = Date.now();
+    const params = new Map(secretMap);
+    let reads = 0;
+    // Mocked at the AWS boundary: GetParameter answers from the map.
+    const ssm = { send: async (cmd: { input: { Name: string } }) => (reads++, { Parameter: { Value: params.get(cmd.input.Name) } }) };
+    const h = handler({ secrets: ssmSecretSource(ssm as never, { ttlSeconds: 60, now: () => t }), now: () => t });
+    expect(parse(await h(post({ channel: 'ssm', event: 'e' }, KEY1))).status).toBe(202);
+    const [p1] = rig.settings.publish.apiKeyParameterNames;
+    params.set(p1, 'pk_from_ssm_rotated');
+    expect(parse(await h(post({ channel: 'ssm', event: 'e' }, KEY1))).status).toBe(202);
+    t += 61_000;
+    expect(parse(await h(post({ channel: 'ssm', event: 'e' }, KEY1))).status).toBe(401);
+    expect(parse(await h(post({ channel: 'ssm', event: 'e' }, 'pk_from_ssm_rotated'))).status).toBe(202);
+    expect(parse(await h(post({ channel: 'ssm', event: 'e' }, KEY2))).status).toBe(202);
+    expect(reads).toBe(4);
   });
 
   it('answers 503, not 401, when no key can be read', async () => {
