@@ -51,12 +51,12 @@ export interface ValidationCopy {
   removed: string[];
 }
 
-/** Copies the module, removes what the local provider cannot know, and relaxes versions. */
-export function validationCopy(moduleDir: string): ValidationCopy {
-  const dir = join(mkdtempSync(join(tmpdir(), 'eventsock-tfvalidate-')), 'module');
-  cpSync(moduleDir, dir, { recursive: true });
-  const types = ['aws_appsync_api', 'aws_appsync_channel_namespace', 'random_password'];
-  const main = JSON.parse(readFileSync(join(dir, 'main.tf.json'), 'utf8')) as Json;
+const REMOVED_TYPES = ['aws_appsync_api', 'aws_appsync_channel_namespace', 'random_password'];
+
+/** Removes from a Terraform JSON document what the local provider cannot know; returns what it removed. */
+export function stripForLocalProvider(doc: Json): { doc: Json; removed: string[] } {
+  const types = REMOVED_TYPES;
+  const main = JSON.parse(JSON.stringify(doc)) as Json;
   const removed: string[] = [];
   for (const t of types) {
     for (const name of Object.keys(main.resource[t] ?? {})) removed.push(`${t}.${name}`);
@@ -73,7 +73,21 @@ export function validationCopy(moduleDir: string): ValidationCopy {
       if (Array.isArray(r.depends_on)) r.depends_on = r.depends_on.filter((d: string) => !types.some((t) => d.startsWith(`${t}.`)));
     }
   }
-  writeFileSync(join(dir, 'main.tf.json'), JSON.stringify(rewriteRefs(main, types), null, 2));
+  if (main.provider) delete main.provider.random;
+  if (main.terraform?.required_providers) {
+    delete main.terraform.required_providers.random;
+    if (main.terraform.required_providers.aws) main.terraform.required_providers.aws.version = '>= 5.0';
+  }
+  return { doc: rewriteRefs(main, types) as Json, removed };
+}
+
+/** Copies the module, removes what the local provider cannot know, and relaxes versions. */
+export function validationCopy(moduleDir: string): ValidationCopy {
+  const dir = join(mkdtempSync(join(tmpdir(), 'eventsock-tfvalidate-')), 'module');
+  cpSync(moduleDir, dir, { recursive: true });
+  const types = REMOVED_TYPES;
+  const { doc: main, removed } = stripForLocalProvider(JSON.parse(readFileSync(join(dir, 'main.tf.json'), 'utf8')) as Json);
+  writeFileSync(join(dir, 'main.tf.json'), JSON.stringify(main, null, 2));
   const outputs = JSON.parse(readFileSync(join(dir, 'outputs.tf.json'), 'utf8')) as Json;
   writeFileSync(join(dir, 'outputs.tf.json'), JSON.stringify(rewriteRefs(outputs, types), null, 2));
   const versions = 'terraform {\n  required_providers {\n    aws = {\n      source  = "hashicorp/aws"\n      version = ">= 5.0"\n    }\n  }\n}\n';
@@ -89,10 +103,15 @@ export interface TfResult {
 }
 
 /** Runs terraform with a CLI config that installs providers from the local mirror only. */
-export function terraform(cwd: string, args: string[], stdin?: string): TfResult {
-  const cfgDir = mkdtempSync(join(tmpdir(), 'eventsock-tfcli-'));
-  const cfg = join(cfgDir, 'terraform.rc');
+/** A Terraform CLI config file that installs providers from the local mirror only. */
+export function mirrorCliConfig(): string {
+  const cfg = join(mkdtempSync(join(tmpdir(), 'eventsock-tfcli-')), 'terraform.rc');
   writeFileSync(cfg, `provider_installation {\n  filesystem_mirror {\n    path    = "${MIRROR}"\n    include = ["registry.terraform.io/*/*"]\n  }\n}\n`);
+  return cfg;
+}
+
+export function terraform(cwd: string, args: string[], stdin?: string): TfResult {
+  const cfg = mirrorCliConfig();
   const r = spawnSync('terraform', args, {
     cwd,
     encoding: 'utf8',
