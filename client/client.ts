@@ -445,10 +445,15 @@ class Client implements EventsockClient {
   private async unsubscribe(sub: SubRecord): Promise<void> {
     if (!this.subs.delete(sub.id)) return;
     endSub(sub);
+    // A resubscribe still in flight is answered first: the server may process frames
+    // concurrently, and an unsubscribe that overtook it would leave the subscription live there.
     const p = this.pending.get(sub.id);
-    if (p) {
-      clearTimeout(p.timer);
-      this.pending.delete(sub.id);
+    if (p?.kind === 'subscribe') {
+      await new Promise<void>((resolve) => {
+        const { resolve: ok, reject: fail } = p;
+        p.resolve = (f) => (ok(f), resolve());
+        p.reject = (e) => (fail(e), resolve());
+      });
     }
     if (this.state !== 'connected' || !sub.accepted) return;
     try {

@@ -167,6 +167,21 @@ describe('reconnect', () => {
     await expect(c.publish('/default/later', { event: 'e' })).rejects.toMatchObject({ code: 'TIMEOUT' });
   });
 
+  it('unsubscribing while a resubscribe is in flight leaves nothing subscribed on the server', async () => {
+    const c = await open();
+    const got: Envelope[] = [];
+    const sub = await c.subscribe('/default/race', (m) => got.push(m));
+    server.subscribeDelayMs = 100;
+    server.dropAll();
+    await waitFor(() => server.frames.filter((f) => f.type === 'subscribe').length === 2, 'resubscribe sent');
+    await sub.unsubscribe();
+    await new Promise((r) => setTimeout(r, 150)); // past the held subscribe answer
+    expect(server.subscriptions()).toBe(0);
+    server.publish('/default/race', 'e', 'late');
+    await new Promise((r) => setTimeout(r, 30));
+    expect(got).toHaveLength(0);
+  });
+
   it('a subscription refused on resubscribe ends alone and is reported', async () => {
     const c = await open();
     const errors: EventsockClientError[] = [];

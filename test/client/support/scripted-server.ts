@@ -31,6 +31,10 @@ export interface ScriptedServer {
   keepNonce: boolean;
   /** Answer every new connection with connection_error. */
   refuseConnect: boolean;
+  /** Hold subscribe answers this long (other frames are answered at once, as a concurrent server would). */
+  subscribeDelayMs: number;
+  /** Live subscriptions across connections. */
+  subscriptions(): number;
   historyRequests: string[];
   close(): Promise<void>;
 }
@@ -83,6 +87,8 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
     connectionTimeoutMs: 300_000,
     keepNonce: false,
     refuseConnect: false,
+    subscribeDelayMs: 0,
+    subscriptions: () => [...subs.values()].reduce((n, m) => n + m.size, 0),
     historyRequests: [],
     close: async () => {
       for (const c of wss.clients) c.terminate();
@@ -115,14 +121,19 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
           ws.send(JSON.stringify({ type: 'connection_ack', connectionTimeoutMs: state.connectionTimeoutMs }));
           ws.send(JSON.stringify({ type: 'ka' }));
           return;
-        case 'subscribe':
-          if (state.refuseChannels.has(f.channel as string)) {
-            ws.send(JSON.stringify({ type: 'subscribe_error', id, errors: [{ errorType: 'UnauthorizedException', message: 'You are not authorized to make this call.' }] }));
-            return;
-          }
-          mine.set(id, f.channel as string);
-          ws.send(JSON.stringify({ type: 'subscribe_success', id }));
+        case 'subscribe': {
+          const answer = () => {
+            if (state.refuseChannels.has(f.channel as string)) {
+              ws.send(JSON.stringify({ type: 'subscribe_error', id, errors: [{ errorType: 'UnauthorizedException', message: 'You are not authorized to make this call.' }] }));
+              return;
+            }
+            mine.set(id, f.channel as string);
+            ws.send(JSON.stringify({ type: 'subscribe_success', id }));
+          };
+          if (state.subscribeDelayMs > 0) setTimeout(answer, state.subscribeDelayMs);
+          else answer();
           return;
+        }
         case 'unsubscribe':
           if (!mine.delete(id)) ws.send(JSON.stringify({ type: 'unsubscribe_error', id, errors: [{ errorType: 'UnknownOperationError' }] }));
           else ws.send(JSON.stringify({ type: 'unsubscribe_success', id }));
