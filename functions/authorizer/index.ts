@@ -1,31 +1,36 @@
 /**
- * Lambda entry point of the token authorizer. Settings come from EVENTSOCK_SETTINGS
- * and the SSM client is built once per container, on the first invocation, so that
- * loading the bundle stays cheap and a missing setting fails the invocation with a
- * message naming the variable instead of crashing the import.
+ * Lambda entry point of the token authorizer. Settings come from EVENTSOCK_SETTINGS;
+ * the SSM client and the secret source are built once per container, on the first
+ * invocation. They are loaded with `await import()`: the build splits them into
+ * their own chunk (the SSM client is ~370 KB), so loading this entry stays within
+ * the authorizer's budget (modules/functions.ts) and a missing setting fails the
+ * invocation with a message naming the variable instead of crashing the import.
  */
-import { SSMClient } from '@aws-sdk/client-ssm';
 import type { AuthorizerEvent, AuthorizerResult } from '../core/authorizer-contract';
 import { settingsFromEnv } from '../core/config';
 import { createLogger, type LogLevel } from '../shared/log';
-import { ssmSecretSource } from '../shared/secrets';
 import { type AuthorizerHandler, createAuthorizerHandler } from './handler';
 
 export { createAuthorizerHandler } from './handler';
 export type { AuthorizerDeps, AuthorizerHandler, DecisionReason } from './handler';
 
-let instance: AuthorizerHandler | undefined;
+let instance: Promise<AuthorizerHandler> | undefined;
 
-function build(): AuthorizerHandler {
+async function build(): Promise<AuthorizerHandler> {
   const settings = settingsFromEnv(process.env);
   const level = (process.env.EVENTSOCK_LOG_LEVEL as LogLevel | undefined) ?? 'info';
   const logger = createLogger({ level, fields: { fn: 'authorizer' } });
+  const [{ SSMClient }, { ssmSecretSource }] = await Promise.all([import('@aws-sdk/client-ssm'), import('../shared/secrets')]);
   const ssm = new SSMClient({ region: settings.region || process.env.AWS_REGION });
   const secrets = ssmSecretSource(ssm, { ttlSeconds: settings.tokens.secretsCacheSeconds });
   return createAuthorizerHandler({ settings, secrets, logger });
 }
 
 export async function handler(event: AuthorizerEvent): Promise<AuthorizerResult> {
-  instance ??= build();
-  return instance(event);
+  instance ??= build().catch((e: unknown) => {
+    // A failed start (bad settings) is retried on the next invocation rather than cached forever.
+    instance = undefined;
+    throw e;
+  });
+  return (await instance)(event);
 }
