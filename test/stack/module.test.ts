@@ -13,6 +13,7 @@ import { exportModule, type ExportedModule } from '../../modules/export-module';
 import { sha256Base64 } from '../../modules/build-functions';
 import { MODULE_VARIABLES, NAME_REGEX, NAMESPACE_REGEX } from '../../modules/module-variables';
 import { PASS_THROUGH } from './synth-support';
+import { namespaceHandlerCode } from '../../functions/namespace/code';
 import { localsOnlyCopy, NOT_VALIDATED, terraform, validationCopy, type ValidationCopy } from './terraform-support';
 
 type Json = Record<string, any>;
@@ -144,6 +145,22 @@ describe('exported Terraform module', () => {
     );
     expect(ns).toEqual(expected.namespaces);
     expect(tokens).toEqual(expected.tokens);
+  });
+
+  it('renders the namespace code in Terraform exactly as the stack writes it for the same config', () => {
+    const vars = ['-var', 'namespaces={ default = {}, chat = { client_publish = true }, feed = { allow_wildcard_subscribe = false } }'];
+    const src = PASS_THROUGH.replace('return ctx.events;', 'const p = `${ctx.info.channel.path} 100%{x}`;\n  return ctx.events;');
+    const m2 = join(root, 'module-code');
+    return exportModule({ outDir: m2, zips: Object.fromEntries(['authorizer', 'publish', 'history'].map((f) => [f, join(root, `${f}.zip`)])) as never, namespaceHandlers: src, archive: false }).then(() => {
+      const code = JSON.parse(spawnConsole(localsOnlyCopy(m2), vars, 'local.namespace_code == null ? "" : jsonencode(local.namespace_code)\n'));
+      const expected = namespaceHandlerCode(resolveConfig({ namespaces: { default: {}, chat: { clientPublish: true }, feed: { allowWildcardSubscribe: false } } }), src);
+      // jsonencode sorts keys: compare the SETTINGS object by value and every other character exactly.
+      const split = (c: string) => {
+        const m = /^const SETTINGS = (.*); \/\/ @eventsock:settings$/m.exec(c)!;
+        return { settings: JSON.parse(m[1]), rest: c.replace(m[0], '') };
+      };
+      expect(split(JSON.parse(code))).toEqual(split(expected));
+    });
   });
 
   it('refuses bad variables with Terraform validation messages naming the variable', () => {

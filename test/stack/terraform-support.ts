@@ -130,6 +130,8 @@ export function localsOnlyCopy(moduleDir: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'eventsock-tflocals-'));
   cpSync(join(moduleDir, 'variables.tf'), join(dir, 'variables.tf'));
   const main = JSON.parse(readFileSync(join(moduleDir, 'main.tf.json'), 'utf8')) as Json;
-  writeFileSync(join(dir, 'locals.tf.json'), JSON.stringify({ locals: main.locals }, null, 2));
+  // The namespace code too: Terraform must turn it back into exactly the JavaScript the stack deploys.
+  const code = (main.resource.aws_appsync_channel_namespace?.eventsock_namespace as Json | undefined)?.code_handlers;
+  writeFileSync(join(dir, 'locals.tf.json'), JSON.stringify({ locals: { ...main.locals, namespace_code: code } }, null, 2));
   return dir;
 }
