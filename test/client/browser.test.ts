@@ -74,6 +74,23 @@ describe('browser bundle', () => {
     expect(readFileSync(entry, 'utf8')).toMatch(/export declare function connect\(opts: ClientOptions\): Promise<EventsockClient>/);
   });
 
+  it('is tree-shakable: an app importing only toSubprotocol does not carry SigV4', async () => {
+    const { build } = await import('esbuild');
+    const shaken = await build({
+      stdin: { contents: `import { toSubprotocol } from ${JSON.stringify(bundle.file)}; console.log(toSubprotocol({ host: 'h' }));`, resolveDir: __dirname, loader: 'js' },
+      bundle: true,
+      minify: true,
+      format: 'esm',
+      platform: 'browser',
+      write: false,
+      logLevel: 'silent',
+    });
+    const code = shaken.outputFiles[0].text;
+    expect(code).not.toContain('AWS4-HMAC-SHA256');
+    expect(code.length).toBeLessThan(bundle.bytes / 2);
+    expect(bundle.code).toContain('AWS4-HMAC-SHA256');
+  });
+
   it('is ESM: exports connect and the SigV4 helpers', () => {
     expect(bundle.code).toMatch(/export\{[^}]*\bconnect\b/);
     expect(bundle.code).toMatch(/export\{[^}]*\bcreateSigner\b/);
