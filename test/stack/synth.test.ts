@@ -1,4 +1,4 @@
-import { Testing } from 'cdktf';
+import { TerraformStack, Testing } from 'cdktf';
 import 'cdktf/lib/testing/adapters/jest';
 import { AppsyncApi } from '@cdktf/provider-aws/lib/appsync-api';
 import { AppsyncChannelNamespace } from '@cdktf/provider-aws/lib/appsync-channel-namespace';
@@ -13,7 +13,7 @@ import { ConfigError } from '../../functions/core/errors';
 import { LIMITS } from '../../functions/core/limits';
 import { TABLES } from '../../functions/core/tables';
 import projectConfig from '../../eventsock.config';
-import { checkNamespaceHandlers, readNamespaceHandlers } from '../../modules/eventsock';
+import { checkNamespaceHandlers, Eventsock, readNamespaceHandlers } from '../../modules/eventsock';
 import { namespaceHandlerCode, namespaceHandlerSettings } from '../../functions/namespace/code';
 import { parseTemplateJson, PASS_THROUGH, resources, synthStack } from './synth-support';
 
@@ -272,6 +272,14 @@ describe('invalid input to the construct', () => {
     const nearly = PASS_THROUGH + '//' + 'x'.repeat(LIMITS.namespaceHandlerMaxChars - PASS_THROUGH.length - 10) + '\n';
     const many = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`ns-${i}`, {}]));
     expect(() => synthStack({ namespaces: { default: {}, ...many } }, { namespaceHandlers: nearly })).toThrow(/at most 32768/);
+  });
+
+  it('names the function whose built zip is missing', () => {
+    const stack = new TerraformStack(Testing.app(), 's');
+    const code = { filename: 'a.zip', sourceCodeHash: 'x' };
+    expect(() => new Eventsock(stack, 'eventsock', { config: {}, code: { authorizer: code, publish: code } as never, namespaceHandlers: PASS_THROUGH })).toThrow(
+      expect.objectContaining({ code: 'INVALID_CONFIG', field: 'code.history' }),
+    );
   });
 
   it('reads the project handler file and names it when it is missing', () => {
