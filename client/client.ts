@@ -557,8 +557,8 @@ class Client implements EventsockClient {
         throw asClientError(err, 'INVALID_ARGUMENT');
       }
       const body: Record<string, unknown> = { event: e.event, data: e.data ?? null };
-      // The nonce rides along so this client can recognise (and, with echo off, drop) its own messages.
-      body.nonce = this.echo.nonce;
+      // With echo off the nonce rides along so this client can recognise its own messages.
+      if (!this.echo.echo) body.nonce = this.echo.nonce;
       let text: string;
       try {
         text = JSON.stringify(body);

@@ -18,7 +18,8 @@ export class EchoFilter {
   readonly nonce = randomId(8);
   private readonly own = new Map<string, { count: number; droppedBy: Map<string, number>; expires: number }>();
 
-  constructor(private readonly echo: boolean) {}
+  /** Deliver own messages back (true) or drop them (false). */
+  constructor(readonly echo: boolean) {}
 
   /** Is this envelope one of ours that must not be delivered? Strips the nonce. */
   isOwnEcho(subscriptionId: string, env: Envelope): boolean {

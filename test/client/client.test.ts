@@ -269,6 +269,10 @@ describe('echo control', () => {
     expect(mine[0].data).toBe('from other');
     expect(theirs.map((m) => m.data)).toEqual(['from me', 'from other']);
     expect(theirs.every((m) => !('nonce' in m))).toBe(true);
+    // Only the echo-off client marks what it publishes.
+    const published = server.frames.filter((f) => f.type === 'publish').map((f) => JSON.parse((f.events as string[])[0]));
+    expect(published[0].nonce).toMatch(/^[0-9a-f]{16}$/);
+    expect(published[1]).not.toHaveProperty('nonce');
   });
 
   it('without a nonce in the envelope, falls back to what it published, once per subscription', async () => {
