@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { type AuthMode, type EventsockConfig, type ResolvedConfig, resolveConfig, runtimeSettings, SETTINGS_ENV } from '../functions/core/config';
 import { ConfigError } from '../functions/core/errors';
 import { LIMITS } from '../functions/core/limits';
-import { TABLES, type TableName } from '../functions/core/tables';
+import { TABLES, type TableName, tableName } from '../functions/core/tables';
 import { namespaceHandlerCode, namespaceHandlerSettings, SETTINGS_LINE_RE } from '../functions/namespace/code';
 import { FUNCTIONS, FUNCTION_NAMES, type FunctionName, LAMBDA_ARCHITECTURE, LAMBDA_HANDLER, LAMBDA_RUNTIME, NAMESPACE_HANDLERS_FILE } from './functions';
 import { APPSYNC_ASSUME_ROLE, escapeTemplate, LAMBDA_ASSUME_ROLE, policyDocument, resourceList, type Statement } from './policy';
@@ -166,7 +166,8 @@ export class Eventsock extends Construct {
       if (!c || !c.filename || !c.sourceCodeHash) throw new ConfigError(`code.${fn}`, `needs filename and sourceCodeHash of the built zip (run npm run build)`);
     }
     this.prefix = id.replace(/[^A-Za-z0-9_]/g, '_');
-    this.tags = vars ? vars.tags : cfg.tags;
+    // Literal tag text must not be read as Terraform template syntax.
+    this.tags = vars ? vars.tags : Object.fromEntries(Object.entries(cfg.tags).map(([k, v]) => [escapeTemplate(k), escapeTemplate(v)]));
     const retentionDays = vars ? vars.retentionDays : cfg.logging.retentionDays;
     const tags = this.tags;
 
@@ -194,7 +195,7 @@ export class Eventsock extends Construct {
       const attrs = [{ name: def.partitionKey, type: 'S' }, ...(def.sortKey ? [{ name: def.sortKey, type: 'S' }] : [])];
       this.tables[t] = this.named(
         new DynamodbTable(this, `table_${t}`, {
-          name: `${name}-${def.suffix}`,
+          name: tableName(name, t),
           billingMode: 'PAY_PER_REQUEST',
           hashKey: def.partitionKey,
           rangeKey: def.sortKey,
@@ -250,12 +251,18 @@ export class Eventsock extends Construct {
     }
     if (cfg.auth.openIdConnect) {
       const o = cfg.auth.openIdConnect;
-      providers.push({ authType: 'OPENID_CONNECT', openidConnectConfig: [{ issuer: o.issuer, clientId: o.clientId, authTtl: o.authTtlSeconds, iatTtl: o.iatTtlSeconds }] });
+      providers.push({
+        authType: 'OPENID_CONNECT',
+        openidConnectConfig: [{ issuer: escapeTemplate(o.issuer), clientId: o.clientId && escapeTemplate(o.clientId), authTtl: o.authTtlSeconds, iatTtl: o.iatTtlSeconds }],
+      });
       enabled.push('OPENID_CONNECT');
     }
     if (cfg.auth.cognito) {
       const c = cfg.auth.cognito;
-      providers.push({ authType: 'AMAZON_COGNITO_USER_POOLS', cognitoConfig: [{ userPoolId: c.userPoolId, awsRegion: c.awsRegion, appIdClientRegex: c.appIdClientRegex }] });
+      providers.push({
+        authType: 'AMAZON_COGNITO_USER_POOLS',
+        cognitoConfig: [{ userPoolId: escapeTemplate(c.userPoolId), awsRegion: c.awsRegion, appIdClientRegex: c.appIdClientRegex && escapeTemplate(c.appIdClientRegex) }],
+      });
       enabled.push('AMAZON_COGNITO_USER_POOLS');
     }
     const appsyncLogRole = this.named(new IamRole(this, 'appsync_logs_role', { name: `${name}-appsync-logs`, assumeRolePolicy: APPSYNC_ASSUME_ROLE, tags }), 'appsync_logs_role');
@@ -309,7 +316,7 @@ export class Eventsock extends Construct {
       const key = this.named(
         new AppsyncApiKey(this, 'api_key', {
           apiId: this.api.apiId,
-          description: cfg.auth.apiKey.description ?? `Eventsock ${name}`,
+          description: cfg.auth.apiKey.description !== undefined ? escapeTemplate(cfg.auth.apiKey.description) : `Eventsock ${name}`,
           expires: Fn.timeadd(Fn.timestamp(), `${days * 24}h`),
           // The expiry is fixed at creation; re-planning must not push it forward every run.
           lifecycle: { ignoreChanges: ['expires'] },

@@ -211,6 +211,8 @@ describe('Eventsock stack, project config and options', () => {
     const { tf } = synthStack({ tokens: { issuer: 'https://id.example.com/${tenant}' } });
     const fn = Object.fromEntries(resources(tf, 'aws_lambda_function')).eventsock_publish as { environment: { variables: Record<string, string> } };
     expect(fn.environment.variables.EVENTSOCK_SETTINGS).toContain('"issuer":"https://id.example.com/$${tenant}"');
+    const tagged = synthStack({ tags: { cost: '100%{off}', ref: '${nope}' } }).tf;
+    expect(resources(tagged, 'aws_dynamodb_table')[0][1].tags).toEqual({ cost: '100%%{off}', ref: '$${nope}' });
   });
 });
 
