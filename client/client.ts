@@ -36,6 +36,8 @@ interface Pending {
   kind: 'subscribe' | 'unsubscribe' | 'publish';
 }
 
+const ULID_RE = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
+
 const DEFAULT_RECONNECT: ReconnectOptions = { initialDelayMs: 500, maxDelayMs: 30_000, factor: 2, maxAttempts: Infinity };
 
 /** Opens a connection and resolves once the server acknowledged it. */
@@ -362,7 +364,18 @@ class Client implements EventsockClient {
         new EventsockClientError('INVALID_ARGUMENT', `a connection holds at most ${LIMITS.subscriptionsPerConnection} subscriptions`, { field: 'channel', limit: LIMITS.subscriptionsPerConnection }),
       );
     }
+    if (opts.since !== undefined) {
+      const problem = !this.history
+        ? 'needs the history option'
+        : path.endsWith('/*')
+          ? 'needs a concrete channel, not a wildcard'
+          : typeof opts.since !== 'string' || !ULID_RE.test(opts.since)
+            ? 'must be a message id (a 26-character ULID)'
+            : undefined;
+      if (problem) return Promise.reject(new EventsockClientError('INVALID_ARGUMENT', `since ${problem}`, { field: 'since' }));
+    }
     const sub = createSubRecord(path, authorizer, handler as MessageHandler<unknown> | undefined);
+    if (opts.since) sub.lastIds.set(path, opts.since);
     const done = new Promise<void>((resolve, reject) => {
       // Offline subscribes wait for the connection, but not forever.
       const timer = setTimeout(() => {
@@ -420,6 +433,7 @@ class Client implements EventsockClient {
       if (sub.lastIds.size > 0) void this.catchUp(sub);
     } else if (!resubscribed) {
       sub.acceptedAt = Date.now();
+      if (this.history && sub.lastIds.size > 0) void this.catchUp(sub);
     }
   }
 

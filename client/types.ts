@@ -68,6 +68,12 @@ export interface Subscription<D = JsonValue> extends AsyncIterable<Envelope<D>> 
 export interface SubscribeOptions {
   /** Authorization for this subscription alone (e.g. a token with `subscribe` scope). */
   auth?: AuthOption;
+  /**
+   * A message id this client saw before (e.g. kept across a page reload): stored
+   * messages after it are delivered first, in id order, then live ones. Needs
+   * `history` and a concrete channel.
+   */
+  since?: string;
 }
 
 export interface EventsockClient {

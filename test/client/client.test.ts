@@ -235,6 +235,21 @@ describe('history catch-up', () => {
     expect(after).toMatch(/^[0-9A-HJKMNP-TV-Z]{10}0{16}$/);
   });
 
+  it('since: a new subscription first delivers what was stored after a known id, then live messages', async () => {
+    const c = await open({ history: { url: server.url, token: 'history-token' } });
+    const seen = server.publish('/default/s', 'e', 'seen before reload', { store: true, deliver: false });
+    server.publish('/default/s', 'e', 'missed 1', { store: true, deliver: false });
+    server.publish('/default/s', 'e', 'missed 2', { store: true, deliver: false });
+    const got: string[] = [];
+    await c.subscribe('/default/s', (m) => got.push(String(m.data)), { since: seen.id });
+    server.publish('/default/s', 'e', 'live', { store: true });
+    await waitFor(() => got.length === 3, 'three messages');
+    await new Promise((r) => setTimeout(r, 30));
+    expect(got).toEqual(['missed 1', 'missed 2', 'live']);
+    await expect(c.subscribe('/default/*', () => undefined, { since: seen.id })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'since' });
+    await expect(c.subscribe('/default/s', () => undefined, { since: 'yesterday' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'since' });
+  });
+
   it('follows pages and reports a history failure without stopping live delivery', async () => {
     const c = await open({ history: { url: server.url, token: 'wrong', limit: 2 } });
     const errors: EventsockClientError[] = [];
