@@ -12,12 +12,12 @@
  * What a Terraform user gets: main.tf.json (resources, synthesized by the same Eventsock
  * construct as `cdktf synth`), variables.tf, outputs.tf.json, versions.tf (no backend, no
  * provider block, relaxed provider constraints), functions/*.zip referenced through
- * ${path.module}, README.md with input and output tables, examples/basic/.
+ * ${path.module}, README.md with input and output tables, and modules/examples/ as is.
  */
 import { App, TerraformLocal, TerraformStack, TerraformVariable, Token } from 'cdktf';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { RandomProvider } from '@cdktf/provider-random/lib/provider';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { resolveConfig } from '../functions/core/config';
@@ -160,47 +160,6 @@ export function versionsTf(): string {
   ].join('\n');
 }
 
-export function exampleMainTf(outputs: string[]): string {
-  return [
-    '# A root module that deploys Eventsock with two namespaces.',
-    'terraform {',
-    `  required_version = ${hclString(MODULE_TERRAFORM_CONSTRAINT)}`,
-    '',
-    '  required_providers {',
-    '    aws = {',
-    ...attrs('      ', [['source', '"hashicorp/aws"'], ['version', hclString(MODULE_AWS_CONSTRAINT)]]),
-    '    }',
-    '  }',
-    '}',
-    '',
-    'provider "aws" {',
-    '  region = var.region',
-    '}',
-    '',
-    'variable "region" {',
-    ...attrs('  ', [['description', '"AWS region to deploy to."'], ['type', 'string'], ['default', '"eu-west-1"']]),
-    '}',
-    '',
-    'module "eventsock" {',
-    '  source = "../.."',
-    '',
-    '  name = "eventsock-demo"',
-    '  namespaces = {',
-    '    default = {}',
-    '    chat    = { client_publish = true, default_store_seconds = 3600 }',
-    '  }',
-    '  log_retention_days = 14',
-    '  tags               = { app = "eventsock-demo" }',
-    '}',
-    '',
-    ...outputs.flatMap((o) => [`output ${JSON.stringify(o)} {`, `  value = module.eventsock.${o}`, '}', '']),
-    'output "publish_api_keys" {',
-    ...attrs('  ', [['value', 'module.eventsock.publish_api_keys'], ['sensitive', 'true']]),
-    '}',
-    '',
-  ].join('\n');
-}
-
 // ---- README tables
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -267,9 +226,7 @@ export async function exportModule(opts: ExportOptions = {}): Promise<ExportedMo
   const outputs = output as Record<string, { description?: string; sensitive?: boolean }>;
   const readme = fillTables(readFileSync(join(PROJECT_ROOT, 'modules', 'README.md'), 'utf8'), { inputs: inputsTable(), outputs: outputsTable(outputs) });
   writeFileSync(join(dir, 'README.md'), readme);
-  mkdirSync(join(dir, 'examples', 'basic'), { recursive: true });
-  const shown = Object.entries(outputs).filter(([, o]) => !o.sensitive).map(([n]) => n).filter((n) => ['http_endpoint', 'realtime_endpoint', 'publish_url', 'history_url', 'publish_function_arn', 'publish_api_key_parameter_names'].includes(n));
-  writeFileSync(join(dir, 'examples', 'basic', 'main.tf'), exampleMainTf(shown));
+  cpSync(join(PROJECT_ROOT, 'modules', 'examples'), join(dir, 'examples'), { recursive: true });
   const files = listFiles(dir);
   let archive: string | undefined;
   if (opts.archive ?? true) {

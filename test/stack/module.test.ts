@@ -50,6 +50,11 @@ describe('exported Terraform module', () => {
     const main = JSON.parse(read('main.tf.json')) as Json;
     expect(Object.keys(main).sort()).toEqual(['data', 'locals', 'resource']);
     expect(read('versions.tf')).toMatch(/source\s+= "hashicorp\/aws"\n\s+version = ">= 6\.29"/);
+    // The example root pins the same floor as the module.
+    expect(read('examples/basic/main.tf')).toMatch(/source\s+= "hashicorp\/aws"\n\s+version = ">= 6\.29"/);
+    for (const o of [...read('examples/basic/main.tf').matchAll(/module\.eventsock\.([a-z_]+)/g)].map((m) => m[1])) {
+      expect((JSON.parse(read('outputs.tf.json')) as Json).output).toHaveProperty(o);
+    }
     expect(read('versions.tf').split('\n').filter((l) => !l.startsWith('#')).join('\n')).not.toMatch(/backend|provider "/);
     expect(JSON.stringify(main)).not.toContain('"//"');
   });
