@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig, runtimeSettings } from '../../functions/core/config';
 import { ConfigError } from '../../functions/core/errors';
-import { exportModule, type ExportedModule } from '../../modules/export-module';
+import { exportModule, MODULE_README, type ExportedModule } from '../../modules/export-module';
 import { sha256Base64 } from '../../modules/build-functions';
 import { MODULE_VARIABLES, NAME_REGEX, NAMESPACE_REGEX } from '../../modules/module-variables';
 import { PASS_THROUGH } from './synth-support';
@@ -105,6 +105,8 @@ describe('exported Terraform module', () => {
     expect(outputs.publish_api_keys.sensitive).toBe(true);
     expect(outputs.token_secrets.sensitive).toBe(true);
     for (const v of MODULE_VARIABLES) expect(read('README.md')).toContain(`| \`${v.name}\` |`);
+    // The committed modules/README.md carries the same tables (npm run module refreshes them).
+    expect(readFileSync(MODULE_README, 'utf8')).toBe(read('README.md'));
   });
 
   it('passes terraform fmt -check (variables.tf, versions.tf, the example)', () => {
