@@ -21,7 +21,6 @@ import { TABLES, type TableName } from '../functions/core/tables';
 import type { RuntimeSettings } from '../functions/core/config';
 
 // dynalite ships no types.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const dynalite = require('dynalite') as (opts: Record<string, unknown>) => Server;
 
 export interface LocalDynamo {
