@@ -194,7 +194,8 @@ export function banner(s: DevServer, configSource: string): string {
     `  History API       ${s.url}/history?channel=   (Authorization: Bearer <token>)`,
     `  Region            ${s.settings.region}`,
     '',
-    `  Dev API key       ${s.devApiKey}`,
+    `  Dev API key       ${s.devApiKey}      (publish API)`,
+    ...(s.appSyncApiKey ? [`  AppSync API key   ${s.appSyncApiKey}      (API_KEY auth on the Event API)`] : []),
     `  IAM credentials   AWS_ACCESS_KEY_ID=${s.iamCredentials[0].accessKeyId} AWS_SECRET_ACCESS_KEY=${s.iamCredentials[0].secretAccessKey}`,
     `  Dev token (24 h, subscribe/publish/history on ${Object.keys(s.settings.namespaces).map((n) => `/${n}/*`).join(', ')}):`,
     `  ${s.devToken}`,
@@ -291,8 +292,10 @@ export async function main(argv: string[], env: Env = process.env): Promise<numb
         },
       );
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    // `on`, not `once`: a terminal or tsx may deliver the signal twice, and a second
+    // one must not fall through to Node's default of dying mid-shutdown.
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
   });
 }
 

@@ -1,0 +1,406 @@
+/**
+ * The whole Eventsock system on one port: the AppSync Events emulator
+ * (`/event`, `/event/realtime`), the publish and history functions at the paths
+ * their Function URLs use, the publish function's invoke entry point, and the web
+ * console at `/`, over an embedded DynamoDB. The handlers are the real ones, built
+ * with their factories from the same RuntimeSettings the stack hands them; the
+ * publish function delivers through this server's own `POST /event` with a real
+ * SigV4 signature that the Event API verifies for real.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { join, resolve } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { signToken } from '../client/token';
+import { runtimeSettings, type ResolvedConfig, type RuntimeSettings } from '../functions/core/config';
+import { createAuthorizerHandler } from '../functions/authorizer/handler';
+import { createHistoryHandler } from '../functions/history/handler';
+import { namespaceHandlerCode } from '../functions/namespace/code';
+import { createPublishHandler } from '../functions/publish/handler';
+import { createLogger, type Logger } from '../functions/shared/log';
+import { staticSecretSource } from '../functions/shared/secrets';
+import { createTables, startDynalite, type LocalDynamo } from './dynamo';
+import { createEventApi } from './event-api';
+import { readBody, serveFunctionUrl, type FunctionUrlHandler } from './function-url';
+import { verifySigV4 } from './sigv4-verify';
+import { loadTls, type TlsMaterial } from './tls';
+
+export interface IamCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export interface DevServerOptions {
+  config: ResolvedConfig;
+  /** 0 picks a free port. Default 4000. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** `true` (generated certificate) or your own PEM files. Default: plain HTTP. */
+  tls?: { certFile?: string; keyFile?: string; dir?: string } | true;
+  /** Keep DynamoDB data on disk here. Default: in memory. */
+  dataDir?: string;
+  /** Default us-east-1. */
+  region?: string;
+  /** HS256 secret of the first token key. Default: random. */
+  devTokenSecret?: string;
+  /** The first publish API key. Default: random. */
+  devApiKey?: string;
+  /** Credentials the Event API and the invoke endpoint accept; the first also signs the publish function's deliveries. Default: one random pair. */
+  iamCredentials?: IamCredentials[];
+  /** The AppSync API key (API_KEY auth, when config.auth.apiKey is set). Default: random `da2-…`. */
+  appSyncApiKey?: string;
+  /** `ka` interval; short values make keep-alive tests quick. Default: the service's 60 s. */
+  keepAliveIntervalMs?: number;
+  /** Log every frame and request. */
+  verbose?: boolean;
+  logger?: Logger;
+}
+
+export interface DevServer {
+  /** `http(s)://host:port`, no trailing slash. */
+  url: string;
+  /** `ws(s)://host:port/event/realtime`. */
+  wsUrl: string;
+  /** `host:port`: what SigV4 signs and authorization objects carry as `host`. */
+  httpHost: string;
+  port: number;
+  /** A 24 h token for every namespace (connect, subscribe, publish, history); empty when HS256 is not allowed. */
+  devToken: string;
+  devApiKey: string;
+  /** The AppSync API key clients use with API_KEY auth; undefined when config.auth.apiKey is not set. */
+  appSyncApiKey?: string;
+  iamCredentials: IamCredentials[];
+  settings: RuntimeSettings;
+  /** The certificate served with TLS, to trust in clients. */
+  tls?: { certFile: string; cert: string; generated: boolean };
+  /** The DynamoDB endpoint (dynalite). */
+  dynamoEndpoint: string;
+  close(): Promise<void>;
+}
+
+/** The emulator's fixed access key id (the secret is random unless given). */
+export const DEV_ACCESS_KEY_ID = 'AKIDEVENTSOCKLOCAL';
+
+const CONSOLE_DIR = join(__dirname, 'console');
+const CONSOLE_ASSETS: Record<string, string> = {
+  '/console/console.js': 'text/javascript; charset=utf-8',
+  '/console/console.css': 'text/css; charset=utf-8',
+};
+/** Paths where the Lambda Invoke API puts the publish function, so SDK LambdaClients with an endpoint override work. */
+const INVOKE_API_RE = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
+
+function isLoopback(addr: string | undefined): boolean {
+  return !!addr && (addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.'));
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+/**
+ * A fetch for the publish function's deliveries over TLS: Node's global fetch cannot
+ * be told to trust one extra certificate, node:https can.
+ */
+function trustingFetch(ca: string): typeof fetch {
+  return (async (input: string | URL | Request, init: RequestInit = {}) => {
+    const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
+    const headers: Record<string, string> = {};
+    new Headers(init.headers).forEach((v, k) => (headers[k] = v));
+    const body = init.body === undefined || init.body === null ? undefined : typeof init.body === 'string' ? init.body : Buffer.from(init.body as ArrayBuffer);
+    return new Promise<Response>((ok, fail) => {
+      const req = httpsRequest(url, { method: init.method ?? 'GET', headers, ca, signal: init.signal ?? undefined }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', fail);
+        res.on('end', () => {
+          const h = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v);
+          const status = res.statusCode ?? 502;
+          ok(new Response([101, 204, 205, 304].includes(status) ? null : Buffer.concat(chunks), { status, headers: h }));
+        });
+      });
+      req.on('error', fail);
+      req.end(body);
+    });
+  }) as typeof fetch;
+}
+
+/** Claims of the dev token: everything on every namespace, for a day. */
+export function devTokenChannels(config: ResolvedConfig): Record<string, { subscribe: true; publish: true; history: true }> {
+  const channels: Record<string, { subscribe: true; publish: true; history: true }> = {};
+  for (const ns of Object.keys(config.namespaces)) channels[`/${ns}/*`] = { subscribe: true, publish: true, history: true };
+  return channels;
+}
+
+export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
+  const { config } = opts;
+  const logger = opts.logger ?? createLogger({ level: opts.verbose ? 'debug' : 'info' });
+  const region = opts.region ?? 'us-east-1';
+  const bindHost = opts.host ?? '127.0.0.1';
+
+  const devTokenSecret = opts.devTokenSecret ?? randomBytes(32).toString('base64url');
+  const devApiKey = opts.devApiKey ?? `esk_dev_${randomBytes(24).toString('base64url')}`;
+  const appSyncApiKey = config.auth.apiKey ? (opts.appSyncApiKey ?? `da2-${randomBytes(13).toString('hex')}`) : undefined;
+  const iamCredentials = opts.iamCredentials?.length ? opts.iamCredentials : [{ accessKeyId: DEV_ACCESS_KEY_ID, secretAccessKey: randomBytes(30).toString('base64url') }];
+
+  // The secrets the handlers would read from SSM, under the same parameter names.
+  const secretMap = new Map<string, string>();
+  config.tokens.hs256Keys.forEach((k, i) => secretMap.set(k.parameterName, i === 0 ? devTokenSecret : randomBytes(32).toString('base64url')));
+  secretMap.set(config.publish.apiKeyParameterNames[0], devApiKey);
+  secretMap.set(config.publish.apiKeyParameterNames[1], `esk_dev_${randomBytes(24).toString('base64url')}`);
+  const secrets = staticSecretSource(secretMap);
+
+  let tls: TlsMaterial | undefined;
+  if (opts.tls) tls = await loadTls(opts.tls === true ? {} : { certFile: opts.tls.certFile, keyFile: opts.tls.keyFile, dir: opts.tls.dir });
+
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const cleanup = async () => {
+    for (const c of cleanups.splice(0).reverse()) {
+      try {
+        await c();
+      } catch (e) {
+        logger.warn('cleanup step failed', { error: (e as Error).message });
+      }
+    }
+  };
+
+  try {
+    const dynamo: LocalDynamo = await startDynalite({ path: opts.dataDir ? resolve(opts.dataDir) : undefined });
+    cleanups.push(() => dynamo.close());
+    const dynamoClient = new DynamoDBClient({ endpoint: dynamo.endpoint, region, credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local' } });
+    cleanups.push(() => dynamoClient.destroy());
+
+    // Routes are installed once the port (and so the signed host) is known.
+    let route: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
+    let upgrade: ((req: IncomingMessage, socket: Socket, head: Buffer) => void) | undefined;
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+      if (!route) return sendJson(res, 503, { message: 'starting' });
+      route(req, res).catch((e: Error) => {
+        logger.error('request failed', { path: req.url?.split('?')[0], error: e.message });
+        if (!res.headersSent) sendJson(res, 500, { message: 'Internal Server Error' });
+        else res.destroy();
+      });
+    };
+    const server: Server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, onRequest) : createHttpServer(onRequest);
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      if (!upgrade) return socket.destroy();
+      upgrade(req, socket, head);
+    });
+    server.on('clientError', (_e, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+    await new Promise<void>((ok, fail) => {
+      server.once('error', fail);
+      server.listen(opts.port ?? 4000, bindHost, () => {
+        server.off('error', fail);
+        ok();
+      });
+    });
+    const sockets = new Set<Socket>();
+    server.on('connection', (s: Socket) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    });
+    cleanups.push(
+      () =>
+        new Promise<void>((ok) => {
+          server.close(() => ok());
+          // Keep-alive HTTP sockets would hold close() open.
+          for (const s of sockets) s.destroy();
+        }),
+    );
+
+    const port = (server.address() as AddressInfo).port;
+    const publicHost = bindHost === '0.0.0.0' || bindHost === '::' ? '127.0.0.1' : bindHost.includes(':') ? `[${bindHost}]` : bindHost;
+    const httpHost = `${publicHost}:${port}`;
+    const scheme = tls ? 'https' : 'http';
+    const url = `${scheme}://${httpHost}`;
+    const wsUrl = `${tls ? 'wss' : 'ws'}://${httpHost}/event/realtime`;
+    const settings = runtimeSettings(config, { eventApiHttpHost: httpHost, region });
+    await createTables(dynamoClient, settings.tables);
+
+    const handlerLogger = (fn: string) => logger.child({ fn });
+    const authorizer = createAuthorizerHandler({ settings, secrets, logger: handlerLogger('authorizer') });
+    const eventApi = createEventApi({
+      config,
+      region,
+      authorizer,
+      iamCredentials,
+      apiKeys: appSyncApiKey ? [appSyncApiKey] : undefined,
+      namespaceHandlerCode: namespaceHandlerCode(config),
+      keepAliveIntervalMs: opts.keepAliveIntervalMs,
+      logger: handlerLogger('event-api'),
+      verbose: opts.verbose,
+    });
+    cleanups.push(() => eventApi.close());
+
+    const publish = createPublishHandler({
+      settings,
+      dynamo: dynamoClient,
+      secrets,
+      eventApiUrl: `${url}/event`,
+      credentials: iamCredentials[0],
+      fetch: tls ? trustingFetch(tls.cert) : undefined,
+      logger: handlerLogger('publish'),
+    });
+    const history = createHistoryHandler({ settings, dynamo: dynamoClient, secrets, logger: handlerLogger('history') });
+
+    const consoleHtml = readFileSync(join(CONSOLE_DIR, 'index.html'), 'utf8');
+    const devToken = config.tokens.algorithms.includes('HS256') && config.tokens.hs256Keys.length
+      ? await signToken({
+          secret: devTokenSecret,
+          kid: config.tokens.hs256Keys[0].kid,
+          channels: devTokenChannels(config),
+          scope: ['connect', 'subscribe'],
+          uid: 'dev',
+          umd: { name: 'local developer' },
+          ttlSeconds: 24 * 3600,
+          issuer: Array.isArray(config.tokens.issuer) ? config.tokens.issuer[0] : config.tokens.issuer,
+          audience: Array.isArray(config.tokens.audience) ? config.tokens.audience[0] : config.tokens.audience,
+        })
+      : '';
+    if (!devToken) logger.warn('no dev token: tokens.algorithms does not allow HS256, so sign tokens with your own key');
+
+    const domainName = (fn: string) => `${fn}.lambda-url.${region}.localhost`;
+    const credentialsById = new Map(iamCredentials.map((c) => [c.accessKeyId, { secretAccessKey: c.secretAccessKey }]));
+
+    /** Function URL CORS, as AWS applies it in front of the function (the handler never sees preflights). */
+    const withCors = (origins: string[], handler: FunctionUrlHandler) => async (req: IncomingMessage, res: ServerResponse) => {
+      const origin = req.headers.origin;
+      const allowed = origin && (origins.includes('*') || origins.includes(origin)) ? (origins.includes('*') ? '*' : origin) : undefined;
+      if (req.method === 'OPTIONS') {
+        res.writeHead(allowed ? 200 : 403, allowed
+          ? { 'access-control-allow-origin': allowed, 'access-control-allow-methods': 'GET', 'access-control-allow-headers': 'authorization,content-type', 'access-control-max-age': '300', vary: 'origin' }
+          : {});
+        res.end();
+        return;
+      }
+      if (allowed) {
+        res.setHeader('access-control-allow-origin', allowed);
+        res.setHeader('vary', 'origin');
+      }
+      await serveFunctionUrl(req, res, handler, { domainName: domainName('history'), onError: (e) => logger.error('history handler threw', { error: (e as Error).message }) });
+    };
+    const serveHistory = withCors(settings.history.corsAllowedOrigins, history as FunctionUrlHandler);
+
+    /** Lambda invoke of the publish function, authorized with SigV4 for service `lambda` as the Invoke API is. */
+    const invokePublish = async (req: IncomingMessage, res: ServerResponse, path: string, query: Record<string, string>) => {
+      if (req.method !== 'POST') return sendJson(res, 405, { message: 'use POST' }, { allow: 'POST' });
+      let raw: Buffer;
+      try {
+        raw = await readBody(req);
+      } catch (e) {
+        return sendJson(res, 413, { message: (e as Error).message }, { 'x-amzn-errortype': 'RequestTooLargeException' });
+      }
+      const body = raw.toString('utf8');
+      const check = await verifySigV4({ method: 'POST', path, query, headers: req.headers, body }, { credentials: (id) => credentialsById.get(id), region, service: 'lambda' });
+      if (!check.ok) {
+        logger.info('invoke refused', { reason: check.reason });
+        return sendJson(res, 403, { message: `SigV4 check failed: ${check.reason}: ${check.detail}` }, { 'x-amzn-errortype': 'InvalidSignatureException' });
+      }
+      let payload: unknown;
+      try {
+        payload = body === '' ? {} : JSON.parse(body);
+      } catch {
+        return sendJson(res, 400, { message: 'the invoke payload is not JSON' }, { 'x-amzn-errortype': 'InvalidRequestContentException' });
+      }
+      try {
+        const out = await (publish as (p: unknown) => Promise<unknown>)(payload);
+        // The Invoke API answers 200 with the function's return value as the body.
+        sendJson(res, 200, out ?? null, { 'x-amz-executed-version': '$LATEST' });
+      } catch (e) {
+        logger.error('publish handler threw on invoke', { error: (e as Error).message });
+        sendJson(res, 200, { errorType: (e as Error).name ?? 'Error', errorMessage: (e as Error).message }, { 'x-amz-function-error': 'Unhandled' });
+      }
+    };
+
+    const serveConsole = (req: IncomingMessage, res: ServerResponse, path: string) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { message: 'use GET' }, { allow: 'GET' });
+      if (path === '/') {
+        // The dev secrets go only to a browser on this machine, even when bound wider.
+        const local = isLoopback(req.socket.remoteAddress);
+        const boot = {
+          devToken: local ? devToken : '',
+          devApiKey: local ? devApiKey : '',
+          defaultNamespace: config.defaultNamespace,
+          namespaces: Object.values(config.namespaces).map((n) => ({ name: n.name, clientPublish: n.clientPublish })),
+        };
+        const script = `<script>window.EVENTSOCK_BOOT = ${JSON.stringify(boot).replace(/</g, '\\u003c')};</script>`;
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+        res.end(consoleHtml.replace('<!--EVENTSOCK_BOOT-->', script));
+        return;
+      }
+      const type = CONSOLE_ASSETS[path];
+      if (!type) return sendJson(res, 404, { message: `no route for ${path}` });
+      res.writeHead(200, { 'content-type': type, 'cache-control': 'no-cache' });
+      res.end(readFileSync(join(CONSOLE_DIR, path.slice('/console/'.length))));
+    };
+
+    route = async (req, res) => {
+      const full = req.url ?? '/';
+      const q = full.indexOf('?');
+      const path = q === -1 ? full : full.slice(0, q);
+      const started = Date.now();
+      if (opts.verbose) res.on('finish', () => logger.debug('http', { method: req.method, path, status: res.statusCode, ms: Date.now() - started }));
+
+      if (path === '/event' || path === '/event/') {
+        const handled = await eventApi.handleHttp(req, res);
+        if (!handled && !res.headersSent) sendJson(res, 404, { message: `no route for ${path}` });
+        return;
+      }
+      if (path === '/publish') {
+        if (!config.publish.httpEndpoint) return sendJson(res, 404, { message: 'the publish HTTP endpoint is disabled (publish.httpEndpoint: false)' });
+        return serveFunctionUrl(req, res, publish as FunctionUrlHandler, { domainName: domainName('publish'), onError: (e) => logger.error('publish handler threw', { error: (e as Error).message }) });
+      }
+      if (path === '/history') {
+        if (!settings.history.enabled) return sendJson(res, 404, { message: 'the history API is disabled (history.enabled: false)' });
+        return serveHistory(req, res);
+      }
+      const query = Object.fromEntries(new URLSearchParams(q === -1 ? '' : full.slice(q + 1)));
+      if (path === '/invoke/publish') return invokePublish(req, res, path, query);
+      const m = INVOKE_API_RE.exec(path);
+      if (m) {
+        const name = decodeURIComponent(m[1]);
+        const fn = name.split(':function:').pop()!.split(':')[0];
+        if (fn !== 'publish' && fn !== `${config.name}-publish`) {
+          return sendJson(res, 404, { Type: 'User', message: `Function not found: ${name} (the emulator runs ${config.name}-publish)` }, { 'x-amzn-errortype': 'ResourceNotFoundException' });
+        }
+        return invokePublish(req, res, path, query);
+      }
+      if (path === '/' || path.startsWith('/console/')) return serveConsole(req, res, path);
+      if (path === '/healthz') return sendJson(res, 200, { ok: true });
+      sendJson(res, 404, { message: `no route for ${path}` });
+    };
+    upgrade = (req, socket, head) => {
+      if (eventApi.handleUpgrade(req, socket, head)) return;
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    };
+
+    logger.info('eventsock emulator listening', { url, wsUrl, region, tls: !!tls, dataDir: opts.dataDir ?? null, requestId: randomUUID() });
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      wsUrl,
+      httpHost,
+      port,
+      devToken,
+      devApiKey,
+      appSyncApiKey,
+      iamCredentials,
+      settings,
+      tls: tls ? { certFile: tls.certFile, cert: tls.cert, generated: tls.generated } : undefined,
+      dynamoEndpoint: dynamo.endpoint,
+      close: () => (closing ??= cleanup()),
+    };
+  } catch (e) {
+    // A half-started emulator must not keep dynalite or the port.
+    await cleanup();
+    throw e;
+  }
+}
