@@ -160,12 +160,16 @@ class Client implements EventsockClient {
       if (gen !== this.generation) return;
       this.onFrame(ev.data);
     };
-    ws.onerror = () => {
-      // A close event always follows; the reason is reported there.
+    let failure = '';
+    ws.onerror = (ev) => {
+      // A close event always follows; `ws` says why (refused, TLS), browsers do not.
+      const m = (ev as { message?: unknown; error?: { message?: unknown } })?.message ?? (ev as { error?: { message?: unknown } })?.error?.message;
+      if (typeof m === 'string' && m) failure = m;
     };
     ws.onclose = (ev) => {
       if (gen !== this.generation) return;
-      this.onSocketClosed(new ConnectionError('CONNECTION_LOST', `connection closed (code ${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`));
+      const why = [ev.reason, failure].filter(Boolean).join('; ');
+      this.onSocketClosed(new ConnectionError('CONNECTION_LOST', `connection to ${this.endpoint.realtimeUrl} closed (code ${ev.code}${why ? `: ${why}` : ''})`));
     };
   }
 
