@@ -2,7 +2,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt } from 'jose';
-import { publishHttp, RawSocket, startTestServer } from '../e2e/helpers';
+import { networkInterfaces } from 'node:os';
+import { WebSocket } from 'ws';
+import { publishHttp, RawSocket, signedInvoke, startTestServer, TEST_IAM, TEST_TOKEN_SECRET } from '../e2e/helpers';
 
 describe('startDevServer', () => {
   let dir: string;
@@ -111,6 +113,76 @@ describe('startDevServer', () => {
       expect(sock.frames[0].type).toBe('connection_ack');
       expect(sock.frames[1].type).toBe('ka');
       await sock.close();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('answers bad requests at its own routes with clear errors and stays up', async () => {
+    const server = await startTestServer();
+    try {
+      const invoke = `${server.url}/invoke/publish`;
+      expect((await fetch(invoke)).status).toBe(405);
+      const unsigned = await fetch(invoke, { method: 'POST', body: '{}' });
+      expect(unsigned.status).toBe(403);
+      expect(await unsigned.text()).toContain('MISSING_AUTH');
+      const notJson = await signedInvoke(invoke, '{not json', { region: server.settings.region });
+      expect(notJson.status).toBe(400);
+      const other = await signedInvoke(`${server.url}/2015-03-31/functions/someone-else/invocations`, '{}', { region: server.settings.region });
+      expect(other.status).toBe(404);
+      expect(other.headers.get('x-amzn-errortype')).toBe('ResourceNotFoundException');
+      const invalid = await signedInvoke(invoke, JSON.stringify({ channel: '/default/a', event: 'eventsock.fake' }), { region: server.settings.region });
+      expect(JSON.stringify(await invalid.json())).toContain('event');
+
+      const big = await fetch(`${server.url}/publish`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${server.devApiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ channel: 'a', event: 'e', data: 'x'.repeat(7 * 1024 * 1024) }),
+      }).catch((e: Error) => e);
+      expect(big instanceof Error ? 413 : big.status).toBe(413);
+
+      const badWs = new WebSocket(`ws://127.0.0.1:${server.port}/not-realtime`, ['aws-appsync-event-ws']);
+      const err = await new Promise<Error>((r) => badWs.on('error', r));
+      expect(err.message).toContain('404');
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('logs every frame with --verbose, never the token or the keys', async () => {
+    const server = await startTestServer({}, { verbose: true });
+    try {
+      const auth = { host: server.httpHost, Authorization: server.devToken };
+      const sock = await RawSocket.connect(server.wsUrl, auth);
+      await sock.subscribe('s', '/default/*', auth);
+      await publishHttp(server, { channel: 'a', event: 'logged' });
+      await sock.waitEvents('s', 1);
+      await sock.close();
+      const msgs = server.logs.entries.map((e) => e.msg);
+      expect(msgs).toEqual(expect.arrayContaining(['frame in', 'frame out', 'http']));
+      const all = JSON.stringify(server.logs.entries);
+      expect(all).toContain('subscribe_success');
+      expect(all).not.toContain(server.devToken);
+      expect(all).not.toContain(server.devToken.split('.')[2]);
+      expect(all).not.toContain(server.devApiKey);
+      expect(all).not.toContain(TEST_IAM.secretAccessKey);
+      expect(all).not.toContain(TEST_TOKEN_SECRET);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('gives the dev credentials to a console opened from this machine only', async () => {
+    const own = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address ?? '127.0.0.1';
+    const server = await startTestServer({}, { host: '0.0.0.0' });
+    try {
+      expect(server.httpHost).toBe(`127.0.0.1:${server.port}`);
+      const local = await (await fetch(`http://127.0.0.1:${server.port}/`)).text();
+      expect(local).toContain(server.devApiKey);
+      const remote = await (await fetch(`http://${own}:${server.port}/`)).text();
+      expect(remote.includes(server.devApiKey)).toBe(own === '127.0.0.1');
+      expect(remote.includes(server.devToken)).toBe(own === '127.0.0.1');
     } finally {
       await server.close();
     }
