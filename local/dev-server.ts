@@ -106,7 +106,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
  * A fetch for the publish function's deliveries over TLS: Node's global fetch cannot
  * be told to trust one extra certificate, node:https can.
  */
-function trustingFetch(ca: string): typeof fetch {
+export function trustingFetch(ca: string): typeof fetch {
   return (async (input: string | URL | Request, init: RequestInit = {}) => {
     const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
     const headers: Record<string, string> = {};
