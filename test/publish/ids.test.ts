@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { decodeTime, isValid } from 'ulid';
 import { newUlid, nextIds } from '../../functions/publish/ids';
 
@@ -22,5 +23,20 @@ describe('ids', () => {
     expect(decodeTime(run[0])).toBe(t + 60_000);
     const fresh = nextIds(newUlid(t - 1000), 1, t);
     expect(decodeTime(fresh[0])).toBe(t);
+  });
+});
+
+describe('nextIds properties', () => {
+  it('every run is strictly increasing and above the head, whatever the head and the clock', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 10_000, max: 2 ** 40 }), fc.integer({ min: -5000, max: 5000 }), fc.integer({ min: 1, max: 100 }), (t, headOffset, count) => {
+        const head = newUlid(t + headOffset);
+        const run = nextIds(head, count, t);
+        expect(run[0] > head).toBe(true);
+        for (let i = 1; i < run.length; i++) expect(run[i] > run[i - 1]).toBe(true);
+        for (const id of run) expect(isValid(id)).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
   });
 });

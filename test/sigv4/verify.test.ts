@@ -1,4 +1,5 @@
 import { Sha256 } from '@aws-crypto/sha256-js';
+import fc from 'fast-check';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { HttpRequest } from '@smithy/types';
 import { eventRequest, type SignedOperation } from '../../functions/core/event-request';
@@ -154,5 +155,21 @@ describe('verifyEventAuthorization', () => {
     const auth = await authObject(publish, 'h.example', TEMP);
     await expect(verifyEventAuthorization(auth, publish, opts)).resolves.toMatchObject({ ok: true });
     await expect(verifyEventAuthorization({ ...auth, 'X-Amz-Security-Token': 'forged' }, publish, opts)).resolves.toMatchObject({ reason: 'SECURITY_TOKEN_MISMATCH' });
+  });
+});
+
+describe('verifySigV4 properties', () => {
+
+  it('any change to a signed event body is caught', async () => {
+    const req = await sign(publish);
+    await fc.assert(
+      fc.asyncProperty(fc.string({ minLength: 1, maxLength: 40 }), fc.nat(), async (insert, at) => {
+        const pos = at % (req.body.length + 1);
+        const body = req.body.slice(0, pos) + insert + req.body.slice(pos);
+        const r = await verifySigV4({ ...req, body }, opts);
+        expect(r).toMatchObject({ ok: false, reason: 'SIGNATURE_MISMATCH' });
+      }),
+      { numRuns: 50 },
+    );
   });
 });
