@@ -9,7 +9,7 @@
  * (its chunks included when index.mjs imports them statically).
  */
 import { spawnSync } from 'node:child_process';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +40,18 @@ function timeSynth(make: (app: App) => void): number[] {
   return times;
 }
 
+/** Wall-clock milliseconds of a fresh `node --import tsx <args>` process, in the project root. */
+function processTimes(args: string[], env: NodeJS.ProcessEnv, runs: number): number[] {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    const r = spawnSync(process.execPath, ['--import', 'tsx', ...args], { cwd: join(__dirname, '..'), encoding: 'utf8', env });
+    if (r.status !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr}`);
+    times.push(performance.now() - t);
+  }
+  return times;
+}
+
 /** Milliseconds to import `file` in a fresh Node process, measured inside that process. */
 function loadTimes(file: string, env: NodeJS.ProcessEnv): number[] {
   const script = `const t = performance.now(); await import(${JSON.stringify(pathToFileURL(file).href)}); process.stdout.write(String(performance.now() - t));`;
@@ -63,6 +75,15 @@ async function main(): Promise<void> {
       new AwsProvider(s, 'aws', { region: 'eu-west-1' });
     }),
   );
+
+  // What `npx cdktf synth` runs (main.ts: build the zips, then synthesize), cold, against
+  // a process that only imports cdktf and the AWS provider binding.
+  const coldOut = mkdtempSync(join(tmpdir(), 'eventsock-bench-cold-'));
+  const coldEnv = { ...process.env, CDKTF_OUTDIR: coldOut };
+  const coldRuns = 3;
+  const coldSynth = median(processTimes(['main.ts'], coldEnv, coldRuns));
+  const coldBase = median(processTimes(['-e', "require('cdktf'); require('@cdktf/provider-aws/lib/provider')"], coldEnv, coldRuns));
+  rmSync(coldOut, { recursive: true, force: true });
 
   const scratch = mkdtempSync(join(tmpdir(), 'eventsock-bench-load-'));
   mkdirSync(scratch, { recursive: true });
@@ -94,11 +115,12 @@ async function main(): Promise<void> {
     '## Stack: synth time and Lambda bundles',
     '',
     'Command: `npx tsx bench/stack.bench.ts` (also run by `npm run bench`).',
-    `Machine: ${cpu.length} cores (${cpu[0]?.model ?? 'unknown CPU'}), Node ${process.version}; medians of ${RUNS} runs.`,
+    `Machine: ${cpu.length} cores (${cpu[0]?.model ?? 'unknown CPU'}), Node ${process.version}; medians of ${RUNS} runs; load average ${loadavg()[0].toFixed(1)} at the end (the cores are shared, so figures are upper bounds).`,
     '',
     '| what | Eventsock | baseline | ratio |',
     '|---|---|---|---|',
     `| synth, default config (in process, warm) | ${synthStack.toFixed(0)} ms | ${synthBase.toFixed(0)} ms (stack with only the AWS provider) | ${(synthStack / synthBase).toFixed(1)}x |`,
+    `| main.ts cold: build zips + synth project config (median of ${coldRuns}) | ${coldSynth.toFixed(0)} ms | ${coldBase.toFixed(0)} ms (process importing cdktf + AWS provider) | ${(coldSynth / coldBase).toFixed(1)}x |`,
     '',
     'Bundles (esbuild ESM, minified, @aws-sdk bundled, code splitting). Size budget applies to',
     '`index.mjs`, the chunk Lambda loads first; "all code" adds the chunks it may load later.',
