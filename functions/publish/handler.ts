@@ -92,7 +92,7 @@ export function createPublishHandler(deps: PublishHandlerDeps): PublishHandler {
     namespaces: settings.namespaces,
     ids: createIdAllocator({ dynamo: deps.dynamo, headsTable: settings.tables.heads, now }),
     // The lease covers a whole publish: one delivery budget for all chunks, plus the writes around it.
-    dedup: createDedup({ dynamo: deps.dynamo, table: settings.tables.dedup, now, leaseMs: delivery.budgetMs + 10_000, pollMs: deps.dedupPollMs }),
+    dedup: createDedup({ dynamo: deps.dynamo, table: settings.tables.dedup, now, leaseMs: delivery.budgetMs + 5_000, pollMs: deps.dedupPollMs }),
     deliverer,
     emitter: deps.eventBridge
       ? createEmitter({ eventBridge: deps.eventBridge as { send(cmd: unknown): Promise<unknown> }, eventBusName: settings.publish.eventBusName, logger })
