@@ -111,6 +111,12 @@ export function toFunctionUrlEvent(
     headers[name] = name in headers ? `${headers[name]},${value}` : value;
   }
 
+  // Function URLs sit behind AWS's front end, which adds these; handlers may log them.
+  const sourceIp = (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
+  headers['x-forwarded-for'] ??= sourceIp;
+  headers['x-forwarded-proto'] ??= (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+  if (req.socket.localPort !== undefined) headers['x-forwarded-port'] ??= String(req.socket.localPort);
+
   let queryStringParameters: Record<string, string> | undefined;
   if (rawQueryString) {
     queryStringParameters = {};
@@ -135,7 +141,7 @@ export function toFunctionUrlEvent(
         method: (req.method ?? 'GET').toUpperCase(),
         path: rawPath,
         protocol: `HTTP/${req.httpVersion}`,
-        sourceIp: (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
+        sourceIp,
         userAgent: headers['user-agent'] ?? '',
       },
       requestId: opts.requestId ?? randomUUID(),

@@ -51,6 +51,9 @@ describe('Function URL adapter (payload format 2.0)', () => {
     expect(e.headers['x-multi']).toBe('one,two');
     expect(e.headers['content-type']).toBe('application/json');
     expect(e.headers.cookie).toBeUndefined();
+    expect(e.headers['x-forwarded-for']).toBe('127.0.0.1');
+    expect(e.headers['x-forwarded-proto']).toBe('http');
+    expect(e.headers['x-forwarded-port']).toBe(new URL(srv.url).port);
     expect(e.cookies).toEqual(['a=1', 'b=2']);
     expect(e.body).toBe('{"channel":"room-1"}');
     expect(e.isBase64Encoded).toBe(false);
