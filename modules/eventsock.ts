@@ -287,14 +287,17 @@ export class Eventsock extends Construct {
     this.httpHost = this.api.dns.lookup('HTTP');
     this.realtimeHost = this.api.dns.lookup('REALTIME');
 
-    // AppSync writes to the group we create (with retention). It gets no CreateLogGroup,
-    // so it can never make an unmanaged group without retention first.
+    // AppSync writes to the group we create, with retention. Its managed logging policy also
+    // calls CreateLogGroup; that is allowed for this one group name only, which already exists.
     const apiLogs = this.named(new CloudwatchLogGroup(this, 'api_logs', { name: `/aws/appsync/apis/${this.api.apiId}`, retentionInDays: retentionDays, tags }), 'api_logs');
     this.named(
       new IamRolePolicy(this, 'appsync_logs_policy', {
         name: 'write-api-logs',
         role: appsyncLogRole.name,
-        policy: policyDocument([{ Sid: 'WriteApiLogs', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: `${apiLogs.arn}:*` }]),
+        policy: policyDocument([
+          { Sid: 'ApiLogGroup', Action: 'logs:CreateLogGroup', Resource: apiLogs.arn },
+          { Sid: 'WriteApiLogs', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: `${apiLogs.arn}:*` },
+        ]),
       }),
       'appsync_logs_policy',
     );

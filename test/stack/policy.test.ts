@@ -27,7 +27,7 @@ const ALLOWED_ACTIONS: Record<string, string[]> = {
     'ssm:GetParameter', 'events:PutEvents',
   ],
   eventsock_history_policy: ['logs:CreateLogStream', 'logs:PutLogEvents', 'dynamodb:Query', 'ssm:GetParameter'],
-  eventsock_appsync_logs_policy: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+  eventsock_appsync_logs_policy: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
 };
 
 const configs: Array<[string, EventsockConfig]> = [
