@@ -116,7 +116,13 @@ class Client implements EventsockClient {
   private setState(s: ConnectionState): void {
     if (this.state === s) return;
     this.state = s;
-    for (const l of this.listeners.state) l(s);
+    for (const l of this.listeners.state) {
+      try {
+        l(s);
+      } catch {
+        // A listener that throws must not stop the state machine.
+      }
+    }
   }
 
   private emitError(e: EventsockClientError): void {
@@ -195,8 +201,8 @@ class Client implements EventsockClient {
   }
 
   private onSocketClosed(err: EventsockClientError): void {
-    this.generation++;
-    if (this.lastActivity > 0) this.lastAliveBeforeDrop = this.lastActivity; // later events from this socket are ignored
+    this.generation++; // later events from this socket are ignored
+    if (this.lastActivity > 0) this.lastAliveBeforeDrop = this.lastActivity;
     this.ws = undefined;
     this.clearTimers();
     // Publishes in flight are lost with the socket: the caller decides whether to retry.
@@ -298,6 +304,10 @@ class Client implements EventsockClient {
         if (id) this.onData(id, frame.event);
         return;
       case 'subscribe_success':
+        // A success we gave up waiting for: the server holds a subscription nobody reads.
+        if (id && !this.pending.has(id)) this.sendQuietly({ type: 'unsubscribe', id });
+        if (id) this.settle(id, frame);
+        return;
       case 'unsubscribe_success':
       case 'publish_success':
         if (id) this.settle(id, frame);
@@ -309,6 +319,8 @@ class Client implements EventsockClient {
         const { list, text } = describeServerErrors(frame.errors);
         const p = id ? this.pending.get(id) : undefined;
         if (!p) {
+          // The answer to an unsubscribe sent without waiting (after a subscribe timed out).
+          if (frame.type === 'unsubscribe_error') return;
           this.emitError(new EventsockClientError('INVALID_FRAME', `server error: ${text}`, { errors: list }));
           return;
         }
@@ -328,6 +340,11 @@ class Client implements EventsockClient {
     }
   }
 
+  /** Sends a frame that expects no tracked answer, if the socket is open. */
+  private sendQuietly(frame: Record<string, unknown>): void {
+    if (this.ws?.readyState === WS_OPEN) this.ws.send(JSON.stringify(frame));
+  }
+
   private settle(id: string, frame: Record<string, unknown>): void {
     const p = this.pending.get(id);
     if (!p) return;
@@ -343,8 +360,10 @@ class Client implements EventsockClient {
     }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
+        // Through the map entry: unsubscribe() may have wrapped its callbacks.
+        const p = this.pending.get(id);
         this.pending.delete(id);
-        reject(new EventsockClientError('TIMEOUT', `no answer to ${kind} within ${this.requestTimeoutMs} ms`));
+        (p?.reject ?? reject)(new EventsockClientError('TIMEOUT', `no answer to ${kind} within ${this.requestTimeoutMs} ms`));
       }, this.requestTimeoutMs);
       this.pending.set(id, { kind, resolve, reject, timer });
       ws.send(JSON.stringify(frame));
@@ -384,12 +403,17 @@ class Client implements EventsockClient {
       // Offline subscribes wait for the connection, but not forever.
       const timer = setTimeout(() => {
         if (!sub.first) return;
+        const err = new EventsockClientError('TIMEOUT', `no answer within ${this.requestTimeoutMs} ms (state ${this.state})`);
         const p = this.pending.get(sub.id);
-        if (p) {
-          clearTimeout(p.timer);
-          this.pending.delete(sub.id);
+        if (!p) {
+          this.subscribeRefused(sub, err);
+          return;
         }
-        this.subscribeRefused(sub, new EventsockClientError('TIMEOUT', `no answer within ${this.requestTimeoutMs} ms (state ${this.state})`));
+        // In flight: fail it (sendSubscribe reports), and tell the server in case the answer is only late.
+        clearTimeout(p.timer);
+        this.pending.delete(sub.id);
+        p.reject(err);
+        this.sendQuietly({ type: 'unsubscribe', id: sub.id });
       }, this.requestTimeoutMs);
       sub.first = {
         resolve: () => (clearTimeout(timer), resolve()),

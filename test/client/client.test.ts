@@ -182,6 +182,18 @@ describe('reconnect', () => {
     expect(got).toHaveLength(0);
   });
 
+  it('a subscribe answered too late rejects with TIMEOUT and is removed from the server when the answer comes', async () => {
+    const c = await open({ requestTimeoutMs: 100 });
+    const errors: EventsockClientError[] = [];
+    c.on('error', (e) => errors.push(e));
+    server.subscribeDelayMs = 250;
+    await expect(c.subscribe('/default/slow', () => undefined)).rejects.toMatchObject({ name: 'SubscribeError', code: 'TIMEOUT', channel: '/default/slow' });
+    await waitFor(() => server.frames.filter((f) => f.type === 'unsubscribe').length === 2, 'unsubscribe at timeout and after the late answer');
+    await waitFor(() => server.subscriptions() === 0, 'nothing left on the server');
+    expect(errors).toEqual([]);
+    expect(c.state).toBe('connected');
+  });
+
   it('a subscription refused on resubscribe ends alone and is reported', async () => {
     const c = await open();
     const errors: EventsockClientError[] = [];
