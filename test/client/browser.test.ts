@@ -4,7 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
@@ -21,6 +21,7 @@ import { listenEventApi, type ListeningEventApi } from '../../local/event-api';
 import { startScriptedServer, type ScriptedServer } from './support/scripted-server';
 
 let bundle: BrowserBuild;
+const outdir = mkdtempSync(join(tmpdir(), 'eventsock-client-'));
 let server: ScriptedServer;
 let page: Server;
 let pageUrl: string;
@@ -29,7 +30,7 @@ let emulator: ListeningEventApi;
 const SECRET = 'browser-test-secret-0123456789abcdef';
 
 beforeAll(async () => {
-  bundle = await buildBrowserClient({ outdir: mkdtempSync(join(tmpdir(), 'eventsock-client-')) });
+  bundle = await buildBrowserClient({ outdir });
   server = await startScriptedServer();
   page = createServer((req, res) => {
     if (req.url === '/eventsock.js') {
@@ -55,6 +56,7 @@ afterAll(async () => {
   await browser?.close();
   await server?.close();
   await emulator?.close();
+  rmSync(outdir, { recursive: true, force: true });
   await new Promise<void>((r) => (page ? page.close(() => r()) : r()));
 });
 
