@@ -77,9 +77,47 @@ export interface DevServer {
   settings: RuntimeSettings;
   /** The certificate served with TLS, to trust in clients. */
   tls?: { certFile: string; cert: string; generated: boolean };
+  /** Side events the publish function put on EventBridge (`emitPubSubEvent`), newest last, at most 1000. */
+  pubSubEvents: PubSubEvent[];
   /** The DynamoDB endpoint (dynalite). */
   dynamoEndpoint: string;
   close(): Promise<void>;
+}
+
+export interface PubSubEvent {
+  eventBusName: string;
+  source: string;
+  detailType: string;
+  detail: unknown;
+  time: string;
+}
+
+const PUB_SUB_EVENTS_KEPT = 1000;
+
+/**
+ * EventBridge for the emulator: there is no bus locally, so PutEvents entries are
+ * logged and kept in memory, where developers and tests can see the side events
+ * `emitPubSubEvent` produces instead of having them vanish.
+ */
+function localEventBridge(sink: PubSubEvent[], logger: Logger) {
+  return {
+    async send(cmd: { input?: { Entries?: Array<{ EventBusName?: string; Source?: string; DetailType?: string; Detail?: string }> } }) {
+      const entries = cmd.input?.Entries ?? [];
+      for (const e of entries) {
+        let detail: unknown = e.Detail;
+        try {
+          detail = JSON.parse(e.Detail ?? 'null');
+        } catch {
+          // kept as text
+        }
+        const event = { eventBusName: e.EventBusName ?? 'default', source: e.Source ?? '', detailType: e.DetailType ?? '', detail, time: new Date().toISOString() };
+        sink.push(event);
+        if (sink.length > PUB_SUB_EVENTS_KEPT) sink.shift();
+        logger.info('eventbridge put', { eventBusName: event.eventBusName, source: event.source, detailType: event.detailType, id: (detail as { id?: unknown })?.id });
+      }
+      return { FailedEntryCount: 0, Entries: entries.map(() => ({ EventId: randomUUID() })) };
+    },
+  };
 }
 
 /** The emulator's fixed access key id (the secret is random unless given). */
@@ -240,6 +278,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     });
     cleanups.push(() => eventApi.close());
 
+    const pubSubEvents: PubSubEvent[] = [];
     const publish = createPublishHandler({
       settings,
       dynamo: dynamoClient,
@@ -247,6 +286,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       eventApiUrl: `${url}/event`,
       credentials: iamCredentials[0],
       fetch: tls ? trustingFetch(tls.cert) : undefined,
+      eventBridge: localEventBridge(pubSubEvents, handlerLogger('eventbridge')),
       logger: handlerLogger('publish'),
     });
     const history = createHistoryHandler({ settings, dynamo: dynamoClient, secrets, logger: handlerLogger('history') });
@@ -396,6 +436,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       settings,
       tls: tls ? { certFile: tls.certFile, cert: tls.cert, generated: tls.generated } : undefined,
       dynamoEndpoint: dynamo.endpoint,
+      pubSubEvents,
       close: () => (closing ??= cleanup()),
     };
   } catch (e) {

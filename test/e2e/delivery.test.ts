@@ -5,7 +5,6 @@
 import { iamAuthorization } from '../../client/auth';
 import { createSigner } from '../../client/sigv4';
 import { signToken } from '../../client/token';
-import type { DevServer } from '../../local/dev-server';
 import { publishHttp, RawSocket, signedInvoke, startTestServer, TEST_IAM, TEST_TOKEN_SECRET } from './helpers';
 
 /** The publish function's answer carries the id directly or inside a Function-URL-style body. */
@@ -16,7 +15,7 @@ function publishedId(out: any): string {
 }
 
 describe('end to end: backends publish, subscribers receive', () => {
-  let server: DevServer & { logs: { entries: unknown[] } };
+  let server: Awaited<ReturnType<typeof startTestServer>>;
   let sockets: RawSocket[] = [];
   const tokenAuth = () => ({ host: server.httpHost, Authorization: server.devToken });
   const open = async (auth: Record<string, string>) => {
@@ -153,6 +152,14 @@ describe('end to end: backends publish, subscribers receive', () => {
     sub.send({ type: 'publish', id: 'p2', channel: '/default/room-1', events: [JSON.stringify({ event: 'x', data: 1 })], authorization: tokenAuth() });
     const refused = await sub.next((f) => f.id === 'p2');
     expect(refused.type === 'publish_error' || (refused.type === 'publish_success' && (refused.failed as unknown[]).length === 1)).toBe(true);
+  });
+
+  it('puts emitPubSubEvent messages on the local EventBridge stand-in, where they can be seen', async () => {
+    const res = await publishHttp(server, { channel: 'room-1', event: 'side', data: { n: 1 }, emitPubSubEvent: true });
+    expect(res.status).toBe(202);
+    const seen = server.pubSubEvents.find((e) => (e.detail as { id?: string }).id === res.body.id);
+    expect(seen).toMatchObject({ eventBusName: 'default', source: 'eventsock', detailType: 'eventsock.message.published', detail: { event: 'side', channel: '/default/room-1', data: { n: 1 } } });
+    expect(server.logs.entries.some((e) => e.msg === 'eventbridge put' && e.id === res.body.id)).toBe(true);
   });
 
   it('reads stored messages back from the history API in id order, with the dev token', async () => {
