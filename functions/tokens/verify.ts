@@ -12,6 +12,7 @@ import {
   createLocalJWKSet,
   createRemoteJWKSet,
   customFetch,
+  decodeJwt,
   decodeProtectedHeader,
   errors as joseErrors,
   jwtVerify,
@@ -24,7 +25,7 @@ import type { RuntimeSettings, TokenAlgorithm } from '../core/config';
 import { LIMITS } from '../core/limits';
 import type { Logger } from '../shared/log';
 import type { SecretSource } from '../shared/secrets';
-import { type CachedToken, createClaimsCache } from './claims-cache';
+import { createClaimsCache, type VerifiedMark } from './claims-cache';
 import { createHmacKeyring, type HmacKeySlot } from './hmac-keys';
 import type { TokenReason } from './reasons';
 
@@ -104,7 +105,7 @@ export function createTokenVerifier(tokens: RuntimeSettings['tokens'], deps: Tok
   }
 
   /** HS256: the kid picks the slot; without a kid every configured slot is tried. */
-  async function verifyHmac(token: string, header: ProtectedHeaderParameters): Promise<TokenResult | { payload: Record<string, unknown>; hmac: CachedToken['hmac'] }> {
+  async function verifyHmac(token: string, header: ProtectedHeaderParameters): Promise<TokenResult | { payload: Record<string, unknown>; hmac: VerifiedMark['hmac'] }> {
     let candidates: readonly HmacKeySlot[];
     if (header.kid !== undefined) {
       const slot = typeof header.kid === 'string' ? keyring.slot(header.kid) : undefined;
@@ -196,13 +197,25 @@ export function createTokenVerifier(tokens: RuntimeSettings['tokens'], deps: Tok
     let until = validUntil(verified.payload);
     // A key removed from the JWKS must stop working once jose would have refetched the set.
     if ('remote' in verified && verified.remote) until = Math.min(until, Math.floor(now() / 1000) + jwksMaxAgeMs / 1000);
-    cache.set(token, {
-      claims: parsed.claims,
-      payload: verified.payload,
-      validUntilSec: until,
-      hmac: 'hmac' in verified ? (verified.hmac as CachedToken['hmac']) : undefined,
-    });
+    cache.remember(token, { validUntilSec: until, hmac: 'hmac' in verified ? (verified.hmac as VerifiedMark['hmac']) : undefined });
     return { ok: true, claims: parsed.claims, payload: verified.payload };
+  }
+
+  /** The secret may have been rotated out since; a token it signed must stop working with it. */
+  async function secretStillCurrent(mark: VerifiedMark): Promise<boolean> {
+    if (!mark.hmac) return true;
+    const current = await deps.secrets.get(mark.hmac.parameterName).catch(() => undefined);
+    return current === mark.hmac.secret;
+  }
+
+  function reparse(token: string): { claims: ParsedClaims; payload: Record<string, unknown> } | undefined {
+    try {
+      const payload = decodeJwt(token) as Record<string, unknown>;
+      const parsed = parseClaims(payload);
+      return parsed.ok ? { claims: parsed.claims, payload } : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   async function verify(input: string): Promise<TokenResult> {
@@ -214,13 +227,22 @@ export function createTokenVerifier(tokens: RuntimeSettings['tokens'], deps: Tok
       if (token.length > LIMITS.tokenMaxLength) return fail('TOKEN_TOO_LONG', `the token is ${token.length} characters; at most ${LIMITS.tokenMaxLength} are allowed`);
       if (token.length === 0) return fail('TOKEN_MISSING', 'no token was presented');
 
-      const hit = cache.get(token, Math.floor(now() / 1000));
+      const nowSec = Math.floor(now() / 1000);
+      const hit = cache.get(token, nowSec);
       if (hit) {
-        if (!hit.hmac) return { ok: true, claims: hit.claims, payload: hit.payload };
-        // The secret may have been rotated out since; a token it signed must stop working with it.
-        const current = await deps.secrets.get(hit.hmac.parameterName).catch(() => undefined);
-        if (current === hit.hmac.secret) return { ok: true, claims: hit.claims, payload: hit.payload };
+        if (await secretStillCurrent(hit)) return { ok: true, claims: hit.claims, payload: hit.payload };
         cache.delete(token);
+      } else {
+        const seen = cache.mark(token, nowSec);
+        if (seen) {
+          // These exact bytes were verified on first sight; only the payload needs decoding again.
+          const again = (await secretStillCurrent(seen)) ? reparse(token) : undefined;
+          if (again) {
+            cache.set(token, { ...seen, ...again });
+            return { ok: true, ...again };
+          }
+          cache.delete(token);
+        }
       }
       return await verifyFresh(token);
     } catch (e) {

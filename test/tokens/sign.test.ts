@@ -1,5 +1,6 @@
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { signToken } from '../../client/token';
+import { createBoundedMap } from '../../functions/tokens/bounded-map';
 import { createClaimsCache } from '../../functions/tokens/claims-cache';
 import { createTokenVerifier } from '../../functions/tokens/verify';
 import { K1, NOW_MS, NOW_S, secrets, settingsFor } from './fixtures';
@@ -81,22 +82,78 @@ describe('signToken', () => {
 describe('claims cache', () => {
   const entry = (validUntilSec: number) => ({ claims: {} as never, payload: {}, validUntilSec });
 
-  test('drops entries past their validity and evicts the oldest when full', () => {
-    const cache = createClaimsCache(2);
+  test('drops entries past their validity', () => {
+    const cache = createClaimsCache(10);
     cache.set('a', entry(100));
-    cache.set('b', entry(100));
-    expect(cache.get('a', 50)).toBeDefined();
-    cache.set('c', entry(100));
-    expect(cache.size).toBe(2);
-    expect(cache.get('a', 50)).toBeUndefined();
-    expect(cache.get('c', 100)).toBeDefined();
-    expect(cache.get('c', 101)).toBeUndefined();
-    expect(cache.size).toBe(1);
+    expect(cache.get('a', 100)).toBeDefined();
+    expect(cache.get('a', 101)).toBeUndefined();
+    expect(cache.size).toBe(0);
+  });
+
+  test('a token is remembered as verified on first sight and keeps its parsed claims from the second on', async () => {
+    const v = createTokenVerifier(settingsFor().tokens, { secrets: secrets(), now: () => NOW_MS });
+    const token = await signToken({ channels, secret: K1, kid: 'k1', now: NOW_MS });
+    const [a, b, c] = [await v.verify(token), await v.verify(token), await v.verify(token)];
+    expect([a.ok, b.ok, c.ok]).toEqual([true, true, true]);
+    if (!a.ok || !b.ok || !c.ok) return;
+    expect(b.claims).not.toBe(a.claims);
+    expect(b.claims).toEqual(a.claims);
+    expect(c.claims).toBe(b.claims);
+    expect(c.payload).toEqual(a.payload);
+  });
+
+  test('tiers expire with the token too', () => {
+    const cache = createClaimsCache(10);
+    cache.remember('t', { validUntilSec: 100 });
+    expect(cache.mark('t', 100)).toBeDefined();
+    expect(cache.mark('t', 101)).toBeUndefined();
+    cache.set('u', { ...entry(100) });
+    expect(cache.mark('u', 1)).toBeUndefined();
+    cache.delete('u');
+    expect(cache.get('u', 1)).toBeUndefined();
   });
 
   test('size 0 disables it', () => {
     const cache = createClaimsCache(0);
     cache.set('a', entry(100));
     expect(cache.get('a', 1)).toBeUndefined();
+  });
+});
+
+describe('bounded map', () => {
+  test('never holds more than its bound, however many keys arrive', () => {
+    const m = createBoundedMap<number, number>(100);
+    for (let i = 0; i < 10_000; i++) {
+      m.set(i, i);
+      expect(m.size).toBeLessThanOrEqual(100);
+    }
+    expect(m.get(9_999)).toBe(9_999);
+    expect(m.get(0)).toBeUndefined();
+  });
+
+  test('entries in use survive a flood of new ones; idle ones age out', () => {
+    const m = createBoundedMap<string, number>(4);
+    m.set('hot', 1);
+    m.set('idle', 2);
+    for (let i = 0; i < 50; i++) {
+      expect(m.get('hot')).toBe(1);
+      m.set(`new-${i}`, i);
+    }
+    expect(m.get('hot')).toBe(1);
+    expect(m.get('idle')).toBeUndefined();
+  });
+
+  test('set replaces, delete removes from either generation', () => {
+    const m = createBoundedMap<string, number>(4);
+    m.set('a', 1);
+    m.set('b', 2);
+    m.set('c', 3); // 'a' and 'b' are now the old generation
+    m.set('a', 10);
+    expect(m.get('a')).toBe(10);
+    m.delete('b');
+    m.delete('c');
+    expect(m.get('b')).toBeUndefined();
+    expect(m.get('c')).toBeUndefined();
+    expect(m.size).toBe(1);
   });
 });
