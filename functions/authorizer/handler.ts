@@ -2,7 +2,9 @@
  * The AppSync Events Lambda authorizer: a customer-signed JWT in, a decision for
  * one connect, subscribe or publish out.
  *
- * - EVENT_CONNECT needs scope `connect`.
+ * - EVENT_CONNECT needs scope `connect`. Scope gates connecting only: a token with
+ *   scope `subscribe` alone (one handed out for a single subscription) cannot open a
+ *   connection, and subscribe/publish are decided by the channel grants.
  * - EVENT_SUBSCRIBE needs `subscribe` on a pattern covering the channel; a wildcard
  *   subscription must be covered whole (core patternCovers) and is refused outright
  *   in namespaces with allowWildcardSubscribe false.
@@ -64,7 +66,8 @@ export function createAuthorizerHandler(deps: AuthorizerDeps): AuthorizerHandler
   function derived(claims: ParsedClaims): Derived {
     const held = (claims as ParsedClaims & { [DERIVED]?: Derived })[DERIVED];
     if (held) return held;
-    const d: Derived = { context: buildHandlerContext(claims), universal: isUniversal(claims, settings) };
+    // Frozen: the same context object is handed out for every decision on this token.
+    const d: Derived = { context: Object.freeze(buildHandlerContext(claims)), universal: isUniversal(claims, settings) };
     Object.defineProperty(claims, DERIVED, { value: d, enumerable: false });
     return d;
   }
