@@ -4,6 +4,8 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
@@ -166,6 +168,20 @@ describe('npm start (local/cli.ts) as a process', () => {
     const flag = startCli(['--port', 'x']);
     expect(await flag.exit).toBe(2);
     expect(flag.err()).toContain('--port must be a port number');
+  });
+
+  it('exits 1 with a hint when the port is taken, leaving nothing running', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const cli = startCli(['--port', String(port)]);
+      expect(await cli.exit).toBe(1);
+      expect(cli.err()).toContain(`port ${port} is in use`);
+      await waitFor(() => !groupAlive(cli.proc), () => 'process group still alive');
+    } finally {
+      blocker.close();
+    }
   });
 
   it('prints usage for --help', async () => {
