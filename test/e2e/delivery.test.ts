@@ -154,6 +154,19 @@ describe('end to end: backends publish, subscribers receive', () => {
     expect(refused.type === 'publish_error' || (refused.type === 'publish_success' && (refused.failed as unknown[]).length === 1)).toBe(true);
   });
 
+  it('refuses an unauthorized HTTP publish to the Event API with the service error shape', async () => {
+    const res = await fetch(`${server.url}/event`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: server.devToken },
+      body: JSON.stringify({ channel: '/default/room-1', events: [JSON.stringify({ event: 'x' })] }),
+    });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('x-amzn-errortype')).toBe('UnauthorizedException');
+    const body = await res.json();
+    expect(body.errors[0].errorType).toBe('UnauthorizedException');
+    expect(typeof body.message).toBe('string');
+  });
+
   it('puts emitPubSubEvent messages on the local EventBridge stand-in, where they can be seen', async () => {
     const res = await publishHttp(server, { channel: 'room-1', event: 'side', data: { n: 1 }, emitPubSubEvent: true });
     expect(res.status).toBe(202);
