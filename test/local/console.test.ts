@@ -3,6 +3,7 @@
  * subscribes, publishes through the publish API and over the socket, and shows
  * what arrives.
  */
+import { statSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -69,8 +70,17 @@ describe('web console (Chromium)', () => {
     await page.waitForFunction(() => document.querySelectorAll('#messages li.data').length === 3);
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
 
+    // The last API publish was stored (the "store 1 h" box is ticked by default): read it back.
+    await page.click('#history');
+    await page.waitForSelector('#messages li.history');
+    const history = await page.textContent('#messages li.history');
+    expect(history).toContain('history of /default/room-1 (200)');
+    expect(history).toContain('hello from chromium');
+
     const shot = join(tmpdir(), `eventsock-console-${process.pid}.png`);
     await page.screenshot({ path: shot, fullPage: true });
+    expect(statSync(shot).size).toBeGreaterThan(10_000);
+    unlinkSync(shot);
     expect(pageErrors).toEqual([]);
   });
 
