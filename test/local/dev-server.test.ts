@@ -45,8 +45,13 @@ describe('startDevServer', () => {
       expect(pre.status).toBe(200);
       expect(pre.headers.get('access-control-allow-origin')).toBe('*');
 
+      // Close with a subscriber still connected: it is told, and close() does not wait for it to leave.
+      const auth = { host: server.httpHost, Authorization: server.devToken };
+      const sock = await RawSocket.connect(server.wsUrl, auth);
+      await sock.subscribe('s', '/default/*', auth);
       await server.close();
       closed = true;
+      expect((await sock.closed).code).toBeGreaterThanOrEqual(1000);
       await server.close(); // idempotent
       await expect(fetch(`${server.url}/`)).rejects.toThrow();
     } finally {
