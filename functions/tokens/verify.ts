@@ -22,6 +22,7 @@ import {
 } from 'jose';
 import { type ParsedClaims, parseClaims } from '../core/claims';
 import type { RuntimeSettings, TokenAlgorithm } from '../core/config';
+import { ConfigError } from '../core/errors';
 import { LIMITS } from '../core/limits';
 import type { Logger } from '../shared/log';
 import type { SecretSource } from '../shared/secrets';
@@ -69,16 +70,19 @@ export function createTokenVerifier(tokens: RuntimeSettings['tokens'], deps: Tok
   const cache = createClaimsCache(deps.cacheMaxEntries ?? 10_000);
   const tolerance = tokens.clockToleranceSeconds ?? 0;
 
-  const inlineKids = new Set((tokens.jwks ?? []).map((k) => k.kid).filter((k): k is string => typeof k === 'string'));
-  const localSet: JWTVerifyGetKey | undefined = tokens.jwks?.length ? createLocalJWKSet({ keys: tokens.jwks as never }) : undefined;
+  const inlineKids = new Set((tokens.jwks ?? []).map((k) => k?.kid).filter((k): k is string => typeof k === 'string'));
+  // Bad key configuration is a deployment error: it fails here, naming the setting, not per token.
+  const localSet: JWTVerifyGetKey | undefined = tokens.jwks?.length ? configured('tokens.jwks', () => createLocalJWKSet({ keys: tokens.jwks as never })) : undefined;
   const jwksMaxAgeMs = deps.jwksCacheMaxAgeMs ?? 600_000;
   const remoteSet: JWTVerifyGetKey | undefined = tokens.jwksUrl
-    ? createRemoteJWKSet(new URL(tokens.jwksUrl), {
-        cooldownDuration: deps.jwksCooldownMs,
-        cacheMaxAge: jwksMaxAgeMs,
-        timeoutDuration: deps.jwksTimeoutMs,
-        ...(deps.jwksFetch ? { [customFetch]: deps.jwksFetch } : {}),
-      })
+    ? configured('tokens.jwksUrl', () =>
+        createRemoteJWKSet(new URL(tokens.jwksUrl!), {
+          cooldownDuration: deps.jwksCooldownMs,
+          cacheMaxAge: jwksMaxAgeMs,
+          timeoutDuration: deps.jwksTimeoutMs,
+          ...(deps.jwksFetch ? { [customFetch]: deps.jwksFetch } : {}),
+        }),
+      )
     : undefined;
 
   const baseOptions: Omit<JWTVerifyOptions, 'algorithms' | 'currentDate'> = {
@@ -252,6 +256,14 @@ export function createTokenVerifier(tokens: RuntimeSettings['tokens'], deps: Tok
   }
 
   return { verify };
+}
+
+function configured<T>(field: string, make: () => T): T {
+  try {
+    return make();
+  } catch (e) {
+    throw new ConfigError(field, `cannot be used for token verification (${(e as Error).message})`);
+  }
 }
 
 /** jose's error classes to Eventsock's reason codes. */

@@ -39,6 +39,12 @@ describe('asymmetric tokens with inline JWKs', () => {
     expect(await v.verify(unknown)).toMatchObject({ ok: false, reason: 'KID_UNKNOWN' });
   });
 
+  test('an unusable key configuration fails at start-up, naming the setting', () => {
+    const tokens = settingsFor({ tokens: { algorithms: ['ES256'], jwks: [{ kty: 'EC', kid: 'x' }] } }).tokens;
+    expect(() => createTokenVerifier({ ...tokens, jwks: [null as never] }, { secrets: secrets() })).toThrow(/config\.tokens\.jwks/);
+    expect(() => createTokenVerifier({ ...tokens, jwks: undefined, jwksUrl: 'not a url' }, { secrets: secrets() })).toThrow(/config\.tokens\.jwksUrl/);
+  });
+
   test('an algorithm not in the allow-list is refused even when a key would match', async () => {
     const es = await keyPair('ES256', 'es-1');
     const v = createTokenVerifier(settingsFor({ tokens: { algorithms: ['HS256', 'RS256'], jwks: [es.publicJwk] } }).tokens, { secrets: secrets(), now: () => NOW_MS });
