@@ -57,7 +57,7 @@ export interface TokenVerifier {
 
 const BASE64URL_PART = /^[A-Za-z0-9_-]+$/;
 const ASYMMETRIC: readonly TokenAlgorithm[] = ['RS256', 'ES256', 'EdDSA'];
-const BEARER = /^bearer\s+/i;
+const BEARER = /^bearer(?:\s+|$)/i;
 
 const fail = (reason: TokenReason, detail: string): TokenResult => ({ ok: false, reason, detail });
 /** Attacker-controlled header values are quoted and cut short before they reach a detail or a log. */
@@ -227,7 +227,9 @@ export function createTokenVerifier(tokens: RuntimeSettings['tokens'], deps: Tok
       if (typeof input !== 'string' || input.length === 0) return fail('TOKEN_MISSING', 'no token was presented');
       // The length check comes before anything else touches the token, the prefix strip included.
       if (input.length > LIMITS.tokenMaxLength + 7) return fail('TOKEN_TOO_LONG', `the token is over ${LIMITS.tokenMaxLength} characters`);
-      const token = BEARER.test(input) ? input.replace(BEARER, '') : input;
+      // Shell-built headers arrive with stray whitespace or a trailing newline; the token itself has none.
+      const bare = input.trim();
+      const token = BEARER.test(bare) ? bare.replace(BEARER, '') : bare;
       if (token.length > LIMITS.tokenMaxLength) return fail('TOKEN_TOO_LONG', `the token is ${token.length} characters; at most ${LIMITS.tokenMaxLength} are allowed`);
       if (token.length === 0) return fail('TOKEN_MISSING', 'no token was presented');
 

@@ -34,6 +34,8 @@ describe('token attacks', () => {
   test('a well-formed token passes (control)', async () => {
     expect(reasonOf(await verifier.verify(hmacToken({ alg: 'HS256', kid: 'k1' }, validPayload)))).toBe('OK');
     expect(reasonOf(await verifier.verify('Bearer ' + hmacToken({ alg: 'HS256', kid: 'k1' }, validPayload)))).toBe('OK');
+    expect(reasonOf(await verifier.verify(' bearer  ' + hmacToken({ alg: 'HS256', kid: 'k2' }, validPayload, K2) + '\n'))).toBe('OK');
+    expect(reasonOf(await verifier.verify('Bearer '))).toBe('TOKEN_MISSING');
   });
 
   test('alg none is refused as ALG_NONE', async () => {
