@@ -167,7 +167,7 @@ function base64url(text: string): string {
 }
 
 /** The commands the banner prints; exported so tests run exactly what a developer pastes. */
-export function readyCommands(s: Pick<DevServer, 'url' | 'wsUrl' | 'httpHost' | 'devToken' | 'devApiKey' | 'settings'> & { certFile?: string }) {
+export function readyCommands(s: Pick<DevServer, 'url' | 'wsUrl' | 'httpHost' | 'devToken' | 'devApiKey' | 'settings' | 'iamCredentials'> & { certFile?: string }) {
   const ns = s.settings.defaultNamespace;
   const auth = { host: s.httpHost, Authorization: s.devToken };
   const cacert = s.certFile ? ` --cacert ${shellQuote(s.certFile)}` : '';
@@ -176,29 +176,35 @@ export function readyCommands(s: Pick<DevServer, 'url' | 'wsUrl' | 'httpHost' | 
   const subscribeFrame = JSON.stringify({ type: 'subscribe', id: 'sub-1', channel: `/${ns}/*`, authorization: auth });
   const publishBody = JSON.stringify({ channel: 'room-1', event: 'hello', data: { text: 'hi' }, store: 3600 });
   const curlPublish = `curl -sS -X POST ${s.url}/publish${cacert} -H ${shellQuote(`Authorization: Bearer ${s.devApiKey}`)} -H 'Content-Type: application/json' -d ${shellQuote(publishBody)}`;
+  const iam = s.iamCredentials[0];
+  const curlInvoke = `curl -sS ${s.url}/invoke/publish${cacert} --aws-sigv4 ${shellQuote(`aws:amz:${s.settings.region}:lambda`)} --user ${shellQuote(`${iam.accessKeyId}:${iam.secretAccessKey}`)} -H 'Content-Type: application/json' -d ${shellQuote(publishBody)}`;
   const curlHistory = `curl -sS ${shellQuote(`${s.url}/history?channel=/${ns}/room-1`)}${cacert} -H ${shellQuote(`Authorization: Bearer ${s.devToken}`)}`;
-  return { wscat, connectionInit: '{"type":"connection_init"}', subscribeFrame, curlPublish, curlHistory };
+  return { wscat, connectionInit: '{"type":"connection_init"}', subscribeFrame, curlPublish, curlInvoke, curlHistory };
 }
 
-export function banner(s: DevServer, configSource: string): string {
+export function banner(s: DevServer, loaded: { source: string; config: ResolvedConfig }): string {
   const c = readyCommands({ ...s, certFile: s.tls?.certFile });
+  const { config } = loaded;
+  const publishHttp = config.publish.httpEndpoint;
+  const history = config.history.enabled;
   const lines = [
     '',
-    `Eventsock local emulator is running (config: ${configSource})`,
+    `Eventsock local emulator is running (config: ${loaded.source})`,
     '',
     `  Console           ${s.url}/`,
     `  Event API (HTTP)  ${s.url}/event`,
     `  Realtime          ${s.wsUrl}`,
-    `  Publish API       ${s.url}/publish           (Authorization: Bearer <dev API key>)`,
-    `  Publish (invoke)  ${s.url}/invoke/publish    (SigV4, service lambda; also /2015-03-31/functions/<name>/invocations)`,
-    `  History API       ${s.url}/history?channel=   (Authorization: Bearer <token>)`,
+    publishHttp ? `  Publish API       ${s.url}/publish           (Authorization: Bearer <dev API key>)` : '  Publish API       off (publish.httpEndpoint: false)',
+    `  Publish (invoke)  ${s.url}/invoke/publish    (SigV4, service lambda; also /2015-03-31/functions/${config.name}-publish/invocations)`,
+    history ? `  History API       ${s.url}/history?channel=   (Authorization: Bearer <token>)` : '  History API       off (history.enabled: false)',
     `  Region            ${s.settings.region}`,
     '',
     `  Dev API key       ${s.devApiKey}      (publish API)`,
     ...(s.appSyncApiKey ? [`  AppSync API key   ${s.appSyncApiKey}      (API_KEY auth on the Event API)`] : []),
     `  IAM credentials   AWS_ACCESS_KEY_ID=${s.iamCredentials[0].accessKeyId} AWS_SECRET_ACCESS_KEY=${s.iamCredentials[0].secretAccessKey}`,
-    `  Dev token (24 h, subscribe/publish/history on ${Object.keys(s.settings.namespaces).map((n) => `/${n}/*`).join(', ')}):`,
-    `  ${s.devToken}`,
+    ...(s.devToken
+      ? [`  Dev token (24 h, subscribe/publish/history on ${Object.keys(s.settings.namespaces).map((n) => `/${n}/*`).join(', ')}):`, `  ${s.devToken}`]
+      : ['  Dev token         none: tokens.algorithms does not allow HS256, so sign tokens with your own key']),
     '',
   ];
   if (s.tls) {
@@ -208,21 +214,11 @@ export function banner(s: DevServer, configSource: string): string {
       '',
     );
   }
-  lines.push(
-    'Subscribe with wscat, then paste the two frames:',
-    `  ${c.wscat}`,
-    `  ${c.connectionInit}`,
-    `  ${c.subscribeFrame}`,
-    '',
-    'Publish through the publish API (stored for an hour):',
-    `  ${c.curlPublish}`,
-    '',
-    'Read it back from the history API:',
-    `  ${c.curlHistory}`,
-    '',
-    'Ctrl-C stops the emulator.',
-    '',
-  );
+  if (s.devToken) lines.push('Subscribe with wscat, then paste the two frames:', `  ${c.wscat}`, `  ${c.connectionInit}`, `  ${c.subscribeFrame}`, '');
+  if (publishHttp) lines.push('Publish through the publish API (stored for an hour):', `  ${c.curlPublish}`, '');
+  lines.push('Publish as a backend with IAM (Lambda invoke, SigV4):', `  ${c.curlInvoke}`, '');
+  if (s.devToken && history) lines.push('Read it back from the history API:', `  ${c.curlHistory}`, '');
+  lines.push('Ctrl-C stops the emulator.', '');
   return lines.join('\n');
 }
 
@@ -269,7 +265,7 @@ export async function main(argv: string[], env: Env = process.env): Promise<numb
     process.stderr.write(`eventsock: could not start: ${why}\n`);
     return 1;
   }
-  process.stdout.write(banner(server, loaded.source));
+  process.stdout.write(banner(server, loaded));
 
   return new Promise<number>((done) => {
     let stopping = false;

@@ -8,6 +8,8 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { WebSocket } from 'ws';
 
 const ROOT = join(__dirname, '..', '..');
@@ -44,22 +46,36 @@ function shellWords(line: string): string[] {
   return words;
 }
 
-/** Turns a printed `curl` line into a fetch call. */
-function curlToFetch(line: string): Promise<Response> {
+/** Turns a printed `curl` line into a fetch call, signing as curl's --aws-sigv4 does. */
+async function curlToFetch(line: string): Promise<Response> {
   const w = shellWords(line.trim());
   expect(w[0]).toBe('curl');
   let method = 'GET';
   let url = '';
   let body: string | undefined;
+  let sigv4: string | undefined;
+  let user: string | undefined;
   const headers: Record<string, string> = {};
   for (let i = 1; i < w.length; i++) {
     if (w[i] === '-X') method = w[++i];
     else if (w[i] === '-H') {
       const [k, ...v] = w[++i].split(':');
-      headers[k.trim()] = v.join(':').trim();
-    } else if (w[i] === '-d') body = w[++i];
+      headers[k.trim().toLowerCase()] = v.join(':').trim();
+    } else if (w[i] === '-d') {
+      body = w[++i];
+      method = method === 'GET' ? 'POST' : method;
+    } else if (w[i] === '--aws-sigv4') sigv4 = w[++i];
+    else if (w[i] === '--user') user = w[++i];
     else if (w[i] === '-sS') continue;
     else url = w[i];
+  }
+  if (sigv4) {
+    const [, , region, service] = sigv4.split(':');
+    const [accessKeyId, secretAccessKey] = user!.split(':');
+    const u = new URL(url);
+    const signer = new SignatureV4({ region, service, credentials: { accessKeyId, secretAccessKey }, sha256: Sha256 });
+    const signed = await signer.sign({ method, protocol: u.protocol, hostname: u.hostname, port: Number(u.port), path: u.pathname, query: {}, headers: { ...headers, host: u.host }, body });
+    return fetch(url, { method, headers: signed.headers as Record<string, string>, body });
   }
   return fetch(url, { method, headers, body });
 }
@@ -141,6 +157,12 @@ describe('npm start (local/cli.ts) as a process', () => {
       await waitFor(() => frames.some((f) => f.type === 'data'), () => JSON.stringify(frames));
       const envelope = JSON.parse(frames.find((f) => f.type === 'data')!.event);
       expect(envelope).toMatchObject({ id: published.id, event: 'hello', channel: '/default/room-1', data: { text: 'hi' } });
+
+      const invoke = await curlToFetch(lines.find((l) => l.startsWith('curl') && l.includes('/invoke/publish'))!);
+      expect(invoke.status).toBe(200);
+      const invoked = await invoke.json();
+      await waitFor(() => frames.filter((f) => f.type === 'data').length === 2, () => JSON.stringify(frames));
+      expect(JSON.parse(frames.filter((f) => f.type === 'data')[1].event).id).toBe(invoked.id);
 
       const history = await curlToFetch(lines.find((l) => l.startsWith('curl') && l.includes('/history'))!);
       expect(history.status).toBe(200);
