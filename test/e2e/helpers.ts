@@ -69,7 +69,7 @@ export class RawSocket {
   }
 
   /** The first frame (already received or still to come) matching `pred`. */
-  next(pred: (f: Frame) => boolean, timeoutMs = 5000): Promise<Frame> {
+  next(pred: (f: Frame) => boolean, timeoutMs = 10000): Promise<Frame> {
     const seen = this.frames.find(pred);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
@@ -94,7 +94,7 @@ export class RawSocket {
   }
 
   /** Waits until `n` events arrived for the subscription. */
-  async waitEvents(subscriptionId: string, n: number, timeoutMs = 5000): Promise<Array<Record<string, unknown>>> {
+  async waitEvents(subscriptionId: string, n: number, timeoutMs = 10000): Promise<Array<Record<string, unknown>>> {
     if (this.events(subscriptionId).length < n) await this.next(() => this.events(subscriptionId).length >= n, timeoutMs);
     return this.events(subscriptionId);
   }

@@ -108,13 +108,16 @@ function groupAlive(proc: ChildProcessWithoutNullStreams): boolean {
   }
 }
 
-async function waitFor(check: () => boolean, what: () => string, ms = 20000): Promise<void> {
+async function waitFor(check: () => boolean, what: () => string, ms = 60000): Promise<void> {
   const until = Date.now() + ms;
   while (!check()) {
     if (Date.now() > until) throw new Error(`timed out waiting: ${what()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+// Child processes start slowly when the whole suite shares two cores.
+jest.setTimeout(90_000);
 
 describe('npm start (local/cli.ts) as a process', () => {
   let dir: string;

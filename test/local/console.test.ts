@@ -10,6 +10,9 @@ import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../support/chromium';
 import { startTestServer } from '../e2e/helpers';
 
+// Chromium is slow to start when the whole suite shares two cores.
+jest.setTimeout(60_000);
+
 describe('web console (Chromium)', () => {
   let browser: Browser;
   let server: Awaited<ReturnType<typeof startTestServer>>;
