@@ -162,12 +162,32 @@ export function createTokenVerifier(tokens: RuntimeSettings['tokens'], deps: Tok
       try {
         return { payload: await verifyWith(token, set, alg), remote: set === remoteSet };
       } catch (e) {
+        // Several keys fit (no kid on the token or the keys): jose hands them over to try in turn.
+        if (e instanceof joseErrors.JWKSMultipleMatchingKeys) {
+          const tried = await tryEach(token, e as unknown as AsyncIterable<CryptoKey>, alg);
+          if ('payload' in tried) return { payload: tried.payload, remote: set === remoteSet };
+          return tried;
+        }
         // Network failures reach us as fetch's own errors (TypeError 'fetch failed'), not jose's.
         if (set === remoteSet && !(e instanceof joseErrors.JOSEError)) return fail('JWKS_UNAVAILABLE', 'the JWKS URL could not be reached');
         last = mapJoseError(e, header);
         // Inline keys first; a kid they do not hold may still be in the remote set.
         if (last.ok === false && last.reason === 'KID_UNKNOWN') continue;
         return last;
+      }
+    }
+    return last;
+  }
+
+  async function tryEach(token: string, keys: AsyncIterable<CryptoKey>, alg: string): Promise<TokenResult | { payload: Record<string, unknown> }> {
+    let last: TokenResult = fail('SIGNATURE_INVALID', 'the signature does not verify with any matching key');
+    for await (const key of keys) {
+      try {
+        return { payload: await verifyWith(token, key, alg) };
+      } catch (e) {
+        if (e instanceof joseErrors.JWSSignatureVerificationFailed) continue;
+        last = mapJoseError(e);
+        break;
       }
     }
     return last;
@@ -296,7 +316,6 @@ function mapJoseError(e: unknown, header?: ProtectedHeaderParameters): TokenResu
   if (e instanceof joseErrors.JWKSNoMatchingKey) {
     return f('KID_UNKNOWN', `no configured public key matches kid ${quote(header?.kid)} and alg ${quote(header?.alg)}`);
   }
-  if (e instanceof joseErrors.JWKSMultipleMatchingKeys) return f('KID_UNKNOWN', 'several public keys match; give each key a distinct kid and the token a kid');
   if (e instanceof joseErrors.JWKSTimeout) return f('JWKS_UNAVAILABLE', 'the JWKS URL did not answer in time');
   if (e instanceof joseErrors.JWKSInvalid) return f('JWKS_UNAVAILABLE', 'the JWKS is malformed');
   if (e instanceof joseErrors.JWTInvalid || e instanceof joseErrors.JWSInvalid) return f('TOKEN_MALFORMED', 'the JWT payload is not a JSON object or the JWS is malformed');

@@ -45,6 +45,16 @@ describe('asymmetric tokens with inline JWKs', () => {
     expect(() => createTokenVerifier({ ...tokens, jwks: undefined, jwksUrl: 'not a url' }, { secrets: secrets() })).toThrow(/config\.tokens\.jwksUrl/);
   });
 
+  test('without kids, every matching key is tried', async () => {
+    const a = await keyPair('ES256', 'a');
+    const b = await keyPair('ES256', 'b');
+    const stranger = await keyPair('ES256', 'c');
+    const noKid = ({ kid: _kid, ...rest }: Record<string, unknown>) => rest;
+    const v = createTokenVerifier(settingsFor({ tokens: { algorithms: ['ES256'], jwks: [noKid(a.publicJwk), noKid(b.publicJwk)] } }).tokens, { secrets: secrets(), now: () => NOW_MS });
+    expect((await v.verify(await signToken({ channels, privateKey: b.privateKey, alg: 'ES256', now: NOW_MS }))).ok).toBe(true);
+    expect(await v.verify(await signToken({ channels, privateKey: stranger.privateKey, alg: 'ES256', now: NOW_MS }))).toMatchObject({ ok: false, reason: 'SIGNATURE_INVALID' });
+  });
+
   test('an algorithm not in the allow-list is refused even when a key would match', async () => {
     const es = await keyPair('ES256', 'es-1');
     const v = createTokenVerifier(settingsFor({ tokens: { algorithms: ['HS256', 'RS256'], jwks: [es.publicJwk] } }).tokens, { secrets: secrets(), now: () => NOW_MS });
