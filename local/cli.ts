@@ -242,6 +242,10 @@ export async function main(argv: string[], env: Env = process.env): Promise<numb
     return 1;
   }
   const logger: Logger = createLogger({ level: opts.verbose ? 'debug' : 'info', write: (line) => process.stderr.write(line + '\n') });
+  // Node prints warnings (the AWS SDK's Node-version notice among them) as loose text;
+  // as log entries they keep stderr one JSON object per line.
+  process.removeAllListeners('warning');
+  process.on('warning', (w) => logger.warn('node warning', { name: w.name, message: w.message.split('\n')[0] }));
   let server: DevServer;
   try {
     // Loaded here so --help and flag errors answer without loading the handlers.

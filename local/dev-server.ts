@@ -422,7 +422,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     };
 
-    logger.info('eventsock emulator listening', { url, wsUrl, region, tls: !!tls, dataDir: opts.dataDir ?? null, requestId: randomUUID() });
+    logger.info('eventsock emulator listening', { url, wsUrl, region, tls: !!tls, dataDir: opts.dataDir ?? null });
     let closing: Promise<void> | undefined;
     return {
       url,
