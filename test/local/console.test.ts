@@ -3,7 +3,7 @@
  * subscribes, publishes through the publish API and over the socket, and shows
  * what arrives.
  */
-import { statSync, unlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -93,5 +93,29 @@ describe('web console (Chromium)', () => {
     await page.waitForSelector('#subscriptions li.failed');
     expect(await page.textContent('#messages li.error')).toContain('UnauthorizedException');
     expect(await page.getAttribute('#status', 'class')).toContain('on');
+  });
+
+  it('works over --tls (https page, wss socket) in a browser that trusts the certificate', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eventsock-console-tls-'));
+    const secure = await startTestServer({}, { tls: { dir } });
+    // Trusting the one certificate is what importing cert.pem does; Chromium's switch for it is per context.
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    try {
+      const p = await context.newPage();
+      await p.goto(`${secure.url}/`);
+      expect(await p.inputValue('#endpoint')).toBe(secure.wsUrl);
+      expect(secure.wsUrl.startsWith('wss://')).toBe(true);
+      await p.click('#connect');
+      await p.waitForSelector('#status.on');
+      await p.click('#subscribe');
+      await p.waitForSelector('#subscriptions li.active');
+      await p.click('#publish');
+      await p.waitForSelector('#messages li.data');
+      expect(await p.textContent('#messages li.data')).toContain('hi from the console');
+    } finally {
+      await context.close();
+      await secure.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
