@@ -31,6 +31,7 @@ export class Connection implements DeliveryTarget {
   private readonly subs = new Map<string, Subscriber<DeliveryTarget>>();
   private chain: Promise<void> = Promise.resolve();
   private queued = 0;
+  private queuedBytes = 0;
   private paused = false;
   private acked = false;
   private kaTimer?: NodeJS.Timeout;
@@ -98,8 +99,10 @@ export class Connection implements DeliveryTarget {
 
   private enqueue(data: Buffer, isBinary: boolean): void {
     if (this.closing) return;
+    const { maxInFlightPerConnection: maxFrames, maxQueuedBytesPerConnection: maxBytes } = this.core.settings;
     this.queued++;
-    if (!this.paused && this.queued >= this.core.settings.maxInFlightPerConnection) {
+    this.queuedBytes += data.length;
+    if (!this.paused && (this.queued >= maxFrames || this.queuedBytes >= maxBytes)) {
       this.paused = true;
       this.ws.pause();
     }
@@ -108,7 +111,9 @@ export class Connection implements DeliveryTarget {
       .catch((e) => this.core.logger.error('frame handling failed', { connection: this.id, error: e instanceof Error ? e.message : String(e) }))
       .finally(() => {
         this.queued--;
-        if (this.paused && this.queued < this.core.settings.maxInFlightPerConnection / 2) {
+        this.queuedBytes -= data.length;
+        // Resume well below the bound: pausing and resuming per frame would cost more than the work.
+        if (this.paused && this.queued < maxFrames / 2 && this.queuedBytes < maxBytes / 2) {
           this.paused = false;
           if (!this.closing) this.ws.resume();
         }

@@ -30,6 +30,7 @@ export interface Settings {
   maxFrameBytes: number;
   maxConnections: number;
   maxInFlightPerConnection: number;
+  maxQueuedBytesPerConnection: number;
   closeGraceMs: number;
   verbose: boolean;
   now: () => number;
@@ -57,7 +58,8 @@ export class EventApiCore {
       maxBufferedBytes: opts.maxBufferedBytes ?? 8 * 1024 * 1024,
       maxFrameBytes: opts.maxFrameBytes ?? 3 * 1024 * 1024,
       maxConnections: opts.maxConnections ?? 50_000,
-      maxInFlightPerConnection: opts.maxInFlightPerConnection ?? 32,
+      maxInFlightPerConnection: opts.maxInFlightPerConnection ?? 1024,
+      maxQueuedBytesPerConnection: opts.maxQueuedBytesPerConnection ?? 4 * 1024 * 1024,
       closeGraceMs: opts.closeGraceMs ?? 1000,
       verbose: opts.verbose ?? false,
       now,

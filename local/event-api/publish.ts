@@ -129,7 +129,7 @@ export async function runPublish(core: EventApiCore, input: PublishInput): Promi
 export function deliver(core: EventApiCore, channel: Channel, eventJsons: string[]): number {
   let sent = 0;
   for (const sub of core.index.matching(channel)) {
-    const head = '{"type":"data","id":' + JSON.stringify(sub.id) + ',"event":';
+    const head = (sub.frameHead ??= '{"type":"data","id":' + JSON.stringify(sub.id) + ',"event":');
     for (const ej of eventJsons) {
       if (!sub.owner.deliver(head + ej + '}')) break;
       sent++;

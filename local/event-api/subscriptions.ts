@@ -10,6 +10,8 @@ export interface Subscriber<C> {
   id: string;
   channel: Channel;
   owner: C;
+  /** `{"type":"data","id":<id>,"event":` serialized once, not per delivery. */
+  frameHead?: string;
 }
 
 export class SubscriptionIndex<C> {

@@ -48,8 +48,13 @@ export interface EventApiOptions {
   maxFrameBytes?: number;
   /** Open WebSocket connections before new upgrades get 503. Default: 50000. */
   maxConnections?: number;
-  /** Frames of one connection being processed at once before reading from it pauses. Default: 32. */
+  /**
+   * Frames of one connection queued for processing before reading from it pauses
+   * (backpressure, nothing is dropped); reading resumes below half. Default: 1024.
+   */
   maxInFlightPerConnection?: number;
+  /** The same bound in bytes of queued frames. Default: 4 MiB. */
+  maxQueuedBytesPerConnection?: number;
   /** How long a closing slow consumer gets to take its close frame before it is cut off. Default: 1000. */
   closeGraceMs?: number;
   /** Lambda authorizer answers kept (LRU-ish). Default: 10000. */
