@@ -79,6 +79,17 @@ describe('event API: AWS_IAM with real SigV4', () => {
     c.close();
   });
 
+  it('accepts a connect signed into plain upgrade headers (Swift/Kotlin SDKs), Host being the signed host', async () => {
+    const { host: _h, ...headers } = await sigv4(srv.httpHost, { kind: 'connect' });
+    const c = await Client.open(wsUrl(srv), ['aws-appsync-event-ws'], { headers });
+    const res = await subscribe(c, srv, 'plain', '/default/iam', await sigv4(srv.httpHost, { kind: 'subscribe', channel: '/default/iam' }));
+    expect(res.type).toBe('subscribe_success');
+    c.close();
+    const { host: _h2, ...bad } = await sigv4(srv.httpHost, { kind: 'connect' }, { secret: 'nope' });
+    const refused = await Client.open(wsUrl(srv), ['aws-appsync-event-ws'], { headers: bad });
+    expect((await refused.type('connection_error')).errors[0].errorType).toBe('UnauthorizedException');
+  });
+
   it('refuses a connect signed with an unknown key', async () => {
     const auth = await sigv4(srv.httpHost, { kind: 'connect' }, { secret: 'nope' });
     const c = await Client.open(wsUrl(srv), ['aws-appsync-event-ws', headerProtocol(auth)]);
