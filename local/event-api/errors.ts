@@ -43,7 +43,14 @@ function statusFor(errorType: string): number {
   }
 }
 
-export const unauthorized = (message = 'You are not authorized to make this call.') => new EventApiError(ERROR_TYPES.unauthorized, message);
+/**
+ * What AppSync Events says when it refuses a connection (errorType UnauthorizedException,
+ * errorCode 401); asserted by auvred/aws-appsync-events' end-to-end test against AWS
+ * (tests/e2e.test.ts, "invalid api key").
+ */
+export const SERVICE_UNAUTHORIZED_MESSAGE = 'You are not authorized to make this call.';
+
+export const unauthorized = (message = SERVICE_UNAUTHORIZED_MESSAGE) => new EventApiError(ERROR_TYPES.unauthorized, message);
 export const badRequest = (message: string, field?: string, limit?: number) => new EventApiError(ERROR_TYPES.badRequest, message, { field, limit });
 
 /** Any thrown value as a service error, never leaking a stack or a secret. */

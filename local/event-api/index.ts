@@ -9,7 +9,7 @@ import { WebSocketServer } from 'ws';
 import type { AuthDecision } from './auth';
 import { Connection } from './connection';
 import { EventApiCore } from './core';
-import { toEventApiError } from './errors';
+import { SERVICE_UNAUTHORIZED_MESSAGE, toEventApiError } from './errors';
 import { connectAuthorization, isRealtimePath, sanitizedSubprotocolHeader, selectSubprotocol } from './handshake';
 import { handleEventHttp } from './http';
 import { runPublish } from './publish';
@@ -58,17 +58,21 @@ export function createEventApi(opts: EventApiOptions): EventApi {
     let decision: AuthDecision | undefined;
     let refusal: string | undefined;
     try {
-      if (found.carrier === 'invalid') refusal = 'The header- subprotocol is not base64url-encoded JSON.';
+      if (found.carrier === 'invalid') {
+        refusal = 'The header- subprotocol is not base64url-encoded JSON.';
+        core.logger.info('connect refused', { carrier: found.carrier, reason: refusal });
+      }
       else decision = await core.auth.authorize({ authorization: found.authorization, allowed: core.connectModes, op: { kind: 'connect' }, defaultHost });
     } catch (e) {
-      refusal = toEventApiError(e).message;
+      // The service's own words (seen by clients tested against AWS); the reason goes to the log.
+      refusal = SERVICE_UNAUTHORIZED_MESSAGE;
+      core.logger.info('connect refused', { carrier: found.carrier, reason: toEventApiError(e).message });
     }
     pendingUpgrades--;
     if (closed) return void socket.destroy();
     // Refusing with HTTP 401 makes Amplify retry and lose the error type: accept, report, close.
     wss.handleUpgrade(req, socket, head, (ws) => {
       if (!decision) {
-        core.logger.info('connection refused', { carrier: found.carrier, reason: refusal });
         ws.send(JSON.stringify({ type: 'connection_error', errors: [{ errorType: 'UnauthorizedException', errorCode: 401, message: refusal }] }));
         ws.close(1000, 'UnauthorizedException');
         setTimeout(() => ws.terminate(), core.settings.closeGraceMs).unref();

@@ -44,7 +44,8 @@ describe('event API: handshake', () => {
   it('refuses a bad key by accepting the upgrade, sending connection_error and closing', async () => {
     const c = await Client.open(wsUrl(srv), ['aws-appsync-event-ws', headerProtocol({ host: srv.httpHost, 'x-api-key': 'wrong' })]);
     const err = await c.type('connection_error');
-    expect(err.errors[0]).toMatchObject({ errorType: 'UnauthorizedException', errorCode: 401 });
+    expect(err.errors[0]).toEqual({ errorType: 'UnauthorizedException', errorCode: 401, message: 'You are not authorized to make this call.' });
+    expect(srv.logger.entries.some((e) => e.msg === 'connect refused' && /API key is not valid/.test(String(e.reason)))).toBe(true);
     await c.waitClosed();
     expect(JSON.stringify(srv.logger.entries)).not.toContain('wrong"');
   });
