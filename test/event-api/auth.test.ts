@@ -222,6 +222,17 @@ describe('event API: AWS_LAMBDA with the authorizer called in-process', () => {
     c.close();
   });
 
+  it('authorizes an HTTP publish with the token in the Authorization header (EVENT_PUBLISH, headers without credentials)', async () => {
+    const ok = await postEvent(srv, { channel: '/default/http', events: ['1'] }, { Authorization: 'good-http' });
+    expect(ok.status).toBe(200);
+    const call = calls.find((e) => e.requestContext.operation === 'EVENT_PUBLISH')!;
+    expect(call.requestContext).toMatchObject({ channel: '/default/http', channelNamespaceName: 'default' });
+    expect(call.requestHeaders.authorization).toBeUndefined();
+    const denied = await postEvent(srv, { channel: '/default/http', events: ['1'] }, { Authorization: 'bad-http' });
+    expect(denied.status).toBe(401);
+    expect(denied.body).toEqual({ errors: [{ errorType: 'UnauthorizedException', errorCode: 401, message: 'You are not authorized to make this call.' }], message: 'You are not authorized to make this call.' });
+  });
+
   it('never logs the token', async () => {
     const c = await tokenClient('good-secret-token-value');
     await subscribe(c, srv, 'x', '/default/x', auth('good-secret-token-value'));

@@ -137,6 +137,20 @@ describe('event API: subscribe, publish, unsubscribe', () => {
     c.close();
   });
 
+  it('answers CORS preflight for /event, 405 for other methods, and leaves other paths alone', async () => {
+    const pre = await fetch(`${srv.url}/event`, { method: 'OPTIONS' });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-origin')).toBe('*');
+    expect(pre.headers.get('access-control-allow-methods')).toContain('POST');
+    const get = await fetch(`${srv.url}/event`);
+    expect(get.status).toBe(405);
+    expect((await get.json()).errors[0].errorType).toBe('BadRequestException');
+    expect((await fetch(`${srv.url}/other`)).status).toBe(404);
+    const notJson = await postEvent(srv, '{oops', { 'x-api-key': API_KEY });
+    expect(notJson.status).toBe(400);
+    expect(notJson.body.message).toBe('The request body is not valid JSON.');
+  });
+
   it('tolerates unknown fields and Amplify-style payload duplicates on frames', async () => {
     const c = await apiKeyClient(srv);
     c.send({ type: 'subscribe', id: 'amp', channel: 'default/amp', authorization: keyAuth(srv), payload: { channel: 'default/amp', extensions: {} }, extra: 1 });
