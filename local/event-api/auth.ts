@@ -58,6 +58,7 @@ export interface AuthenticatorOptions {
   apiKeys: string[];
   defaultTtlSeconds: number;
   cacheMaxEntries: number;
+  timeoutMs: number;
   now: () => number;
   logger: Logger;
 }
@@ -161,11 +162,17 @@ export class Authenticator {
         },
         requestHeaders: req.requestHeaders ?? {},
       };
+      let timer: NodeJS.Timeout | undefined;
       try {
-        result = await authorizer(event);
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${this.opts.timeoutMs} ms`)), this.opts.timeoutMs);
+        });
+        result = await Promise.race([authorizer(event), timeout]);
       } catch (e) {
         this.opts.logger.warn('authorizer failed', { operation: op.kind, error: e instanceof Error ? e.message : String(e) });
         throw unauthorized('The authorizer failed.');
+      } finally {
+        clearTimeout(timer);
       }
       const ttl = Math.min(LIMITS.authorizerTtlMaxSeconds, typeof result?.ttlOverride === 'number' ? result.ttlOverride : this.opts.defaultTtlSeconds);
       if (ttl > 0) {

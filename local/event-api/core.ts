@@ -74,6 +74,7 @@ export class EventApiCore {
       apiKeys: opts.apiKeys ?? [],
       defaultTtlSeconds: opts.config.authorizerResultTtlSeconds,
       cacheMaxEntries: opts.authorizerCacheMaxEntries ?? 10_000,
+      timeoutMs: opts.authorizerTimeoutMs ?? 10_000,
       now,
       logger: this.logger,
     });

@@ -57,7 +57,9 @@ export interface EventApiOptions {
   maxQueuedBytesPerConnection?: number;
   /** How long a closing slow consumer gets to take its close frame before it is cut off. Default: 1000. */
   closeGraceMs?: number;
-  /** Lambda authorizer answers kept (LRU-ish). Default: 10000. */
+  /** An authorizer that has not answered after this long is a denial (never a hung connection). Default: 10000. */
+  authorizerTimeoutMs?: number;
+  /** Lambda authorizer answers kept (oldest evicted first). Default: 10000. */
   authorizerCacheMaxEntries?: number;
   logger?: Logger;
   /** Log every frame in and out (authorization objects redacted). */

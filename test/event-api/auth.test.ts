@@ -136,9 +136,11 @@ describe('event API: AWS_LAMBDA with the authorizer called in-process', () => {
         namespaces: { default: { clientPublish: true, publishAuthModes: ['AWS_IAM', 'AWS_LAMBDA'], subscribeAuthModes: ['AWS_LAMBDA'] } },
       },
       now: () => clock,
+      authorizerTimeoutMs: 100,
       authorizer: async (e) => {
         calls.push(e);
         if (e.authorizationToken === 'throws') throw new Error('boom');
+        if (e.authorizationToken === 'hangs') return new Promise<AuthorizerResult>(() => undefined);
         return answer(e);
       },
     });
@@ -174,6 +176,9 @@ describe('event API: AWS_LAMBDA with the authorizer called in-process', () => {
     expect((await subscribe(c, srv, 's', '/default/a', auth('bad'))).errors[0].errorType).toBe('UnauthorizedException');
     expect((await publishWs(c, srv, 'p', '/default/a', ['1'], auth('bad'))).errors[0].errorType).toBe('UnauthorizedException');
     expect((await subscribe(c, srv, 't', '/default/a', auth('throws'))).errors[0].errorType).toBe('UnauthorizedException');
+    // An authorizer that never answers is a denial after authorizerTimeoutMs, and the connection carries on.
+    expect((await subscribe(c, srv, 'h', '/default/a', auth('hangs'))).errors[0].errorType).toBe('UnauthorizedException');
+    expect((await subscribe(c, srv, 'g', '/default/a', auth('good-2'))).type).toBe('subscribe_success');
     c.close();
   });
 
