@@ -153,10 +153,28 @@ describe('event API: connection limits and bad clients', () => {
       await expect(apiKeyClient(srv)).rejects.toThrow(/503/);
       a.close();
       await a.waitClosed();
-      await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 100 && srv.api.stats().connections !== 1; i++) await new Promise((r) => setTimeout(r, 50));
       const c = await apiKeyClient(srv);
       b.close();
       c.close();
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('survives a flood of connections opened at once, and a healthy connection keeps working', async () => {
+    const srv = await startApi();
+    try {
+      const healthy = await apiKeyClient(srv);
+      await subscribe(healthy, srv, 'h', '/default/f');
+      const flood = await Promise.all(Array.from({ length: 300 }, () => apiKeyClient(srv, false)));
+      expect(srv.api.stats().connections).toBe(301);
+      flood.forEach((c) => c.close());
+      await srv.api.publish('/default/f', ['"still here"']);
+      await healthy.next((f) => f.type === 'data' && f.event === '"still here"');
+      for (let i = 0; i < 100 && srv.api.stats().connections !== 1; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(srv.api.stats().connections).toBe(1);
+      healthy.close();
     } finally {
       await srv.close();
     }
