@@ -61,8 +61,7 @@ export function createEventApi(opts: EventApiOptions): EventApi {
       if (found.carrier === 'invalid') {
         refusal = 'The header- subprotocol is not base64url-encoded JSON.';
         core.logger.info('connect refused', { carrier: found.carrier, reason: refusal });
-      }
-      else decision = await core.auth.authorize({ authorization: found.authorization, allowed: core.connectModes, op: { kind: 'connect' }, defaultHost });
+      } else decision = await core.auth.authorize({ authorization: found.authorization, allowed: core.connectModes, op: { kind: 'connect' }, defaultHost });
     } catch (e) {
       // The service's own words (seen by clients tested against AWS); the reason goes to the log.
       refusal = SERVICE_UNAUTHORIZED_MESSAGE;
