@@ -7,13 +7,18 @@ import { API_KEY, Client, headerProtocol, postEvent, publishWs, startApi, subscr
 
 const CREDS = { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local-secret' };
 const REGION = 'eu-west-1';
+const TEMP = { accessKeyId: 'ASIATEMP', secretAccessKey: 'temp-secret', sessionToken: 'session-token-1' };
 
-async function sigv4(host: string, op: SignedOperation, o: { secret?: string; date?: Date; region?: string } = {}): Promise<Record<string, string>> {
+async function sigv4(
+  host: string,
+  op: SignedOperation,
+  o: { secret?: string; date?: Date; region?: string; accessKeyId?: string; sessionToken?: string } = {},
+): Promise<Record<string, string>> {
   const req = eventRequest(host, op);
   const signer = new SignatureV4({
     service: 'appsync',
     region: o.region ?? REGION,
-    credentials: { accessKeyId: CREDS.accessKeyId, secretAccessKey: o.secret ?? CREDS.secretAccessKey },
+    credentials: { accessKeyId: o.accessKeyId ?? CREDS.accessKeyId, secretAccessKey: o.secret ?? CREDS.secretAccessKey, sessionToken: o.sessionToken },
     sha256: Sha256,
   });
   const signed = await signer.sign({ ...req, query: {} } as unknown as HttpRequest, { signingDate: o.date ?? new Date() });
@@ -28,7 +33,7 @@ const IAM_CONFIG = {
 describe('event API: AWS_IAM with real SigV4', () => {
   let srv: Awaited<ReturnType<typeof startApi>>;
   beforeAll(async () => {
-    srv = await startApi({ config: IAM_CONFIG, region: REGION, iamCredentials: [CREDS] });
+    srv = await startApi({ config: IAM_CONFIG, region: REGION, iamCredentials: [CREDS, TEMP] });
   });
   afterAll(() => srv.close());
 
@@ -88,6 +93,19 @@ describe('event API: AWS_IAM with real SigV4', () => {
     const { host: _h2, ...bad } = await sigv4(srv.httpHost, { kind: 'connect' }, { secret: 'nope' });
     const refused = await Client.open(wsUrl(srv), ['aws-appsync-event-ws'], { headers: bad });
     expect((await refused.type('connection_error')).errors[0].errorType).toBe('UnauthorizedException');
+  });
+
+  it('accepts temporary credentials only with their own session token', async () => {
+    const c = await iamClient();
+    const temp = { accessKeyId: TEMP.accessKeyId, secret: TEMP.secretAccessKey };
+    const ok = await subscribe(c, srv, 't1', '/default/t', await sigv4(srv.httpHost, { kind: 'subscribe', channel: '/default/t' }, { ...temp, sessionToken: TEMP.sessionToken }));
+    expect(ok.type).toBe('subscribe_success');
+    const other = await subscribe(c, srv, 't2', '/default/t', await sigv4(srv.httpHost, { kind: 'subscribe', channel: '/default/t' }, { ...temp, sessionToken: 'another' }));
+    expect(other.errors[0].errorType).toBe('UnauthorizedException');
+    const none = await subscribe(c, srv, 't3', '/default/t', await sigv4(srv.httpHost, { kind: 'subscribe', channel: '/default/t' }, temp));
+    expect(none.errors[0].errorType).toBe('UnauthorizedException');
+    expect(JSON.stringify(srv.logger.entries)).not.toContain(TEMP.sessionToken);
+    c.close();
   });
 
   it('refuses a connect signed with an unknown key', async () => {
