@@ -55,6 +55,16 @@ export interface EventsockVariables {
   retentionDays: number;
   tags: Record<string, string>;
   authorizerResultTtlSeconds: number;
+  /** HCL object expression: RuntimeSettings `publish`. Default: from the config. */
+  publish?: string;
+  /** HCL object expression: RuntimeSettings `history`. Default: from the config. */
+  history?: string;
+  /** HCL number expression: the namespace handlers' data size limit. Default: from the config. */
+  maxDataBytes?: string;
+  /** EventBridge bus name (a token). Default: from the config. */
+  eventBusName?: string;
+  /** AppSync log level (a token). Default: from the config. */
+  appSyncLogLevel?: string;
 }
 
 export interface EventsockProps {
@@ -124,7 +134,7 @@ function namespaceCode(resolved: ResolvedConfig, source: string, vars: Eventsock
   const sample = namespaceHandlerSettings(resolved);
   const nsFields = Object.keys(Object.values(sample.namespaces)[0] ?? {});
   const perNs = nsFields.map((f) => `${f} = v.${f}`).join(', ');
-  const expr = `{ namespaces = { for k, v in ${vars.namespaces} : k => { ${perNs} } }, maxDataBytes = ${sample.maxDataBytes} }`;
+  const expr = `{ namespaces = { for k, v in ${vars.namespaces} : k => { ${perNs} } }, maxDataBytes = ${vars.maxDataBytes ?? sample.maxDataBytes} }`;
   return escapeTemplate(source).replace(SETTINGS_LINE_RE, () => `const SETTINGS = \${jsonencode(${expr})}; // @eventsock:settings`);
 }
 
@@ -277,7 +287,7 @@ export class Eventsock extends Construct {
             // Backends publish through the publish API (IAM); namespaces open client publish themselves.
             defaultPublishAuthMode: [mode('AWS_IAM')],
             defaultSubscribeAuthMode: [mode('AWS_LAMBDA'), mode('AWS_IAM')],
-            logConfig: [{ cloudwatchLogsRoleArn: appsyncLogRole.arn, logLevel: cfg.logging.appSyncLogLevel }],
+            logConfig: [{ cloudwatchLogsRoleArn: appsyncLogRole.arn, logLevel: vars?.appSyncLogLevel ?? cfg.logging.appSyncLogLevel }],
           },
         ],
         tags,
@@ -376,7 +386,7 @@ export class Eventsock extends Construct {
         Resource: [t.messages.arn, t.heads.arn, t.dedup.arn],
       },
       { Sid: 'ReadApiKeys', Action: 'ssm:GetParameter', Resource: cfg.publish.apiKeyParameterNames.map((n, i) => paramArn(n, apiKeyParams[i])) },
-      { Sid: 'PubSubEvents', Action: 'events:PutEvents', Resource: `arn:${where.partition}:events:${where.region}:${where.account}:event-bus/${escapeTemplate(cfg.publish.eventBusName)}` },
+      { Sid: 'PubSubEvents', Action: 'events:PutEvents', Resource: `arn:${where.partition}:events:${where.region}:${where.account}:event-bus/${vars?.eventBusName ?? escapeTemplate(cfg.publish.eventBusName)}` },
     ]);
     const publish = this.lambda('publish', props.code.publish, settings, logGroups.publish, [publishPolicy]);
 
@@ -530,6 +540,8 @@ export class Eventsock extends Construct {
       s.namespaces = '__ES_NAMESPACES__';
       s.tokens = '__ES_TOKENS__';
       s.defaultNamespace = '__ES_DEFAULT_NS__';
+      if (vars.publish) s.publish = '__ES_PUBLISH__';
+      if (vars.history) s.history = '__ES_HISTORY__';
     }
     let json = escapeTemplate(JSON.stringify(s));
     json = json.split(NAME_PLACEHOLDER).join(this.config.name);
@@ -539,6 +551,8 @@ export class Eventsock extends Construct {
         .replace('"__ES_NAMESPACES__"', `\${jsonencode(${vars.namespaces})}`)
         .replace('"__ES_TOKENS__"', `\${jsonencode(${vars.tokens})}`)
         .replace('"__ES_DEFAULT_NS__"', JSON.stringify(vars.defaultNamespace));
+      if (vars.publish) json = json.replace('"__ES_PUBLISH__"', `\${jsonencode(${vars.publish})}`);
+      if (vars.history) json = json.replace('"__ES_HISTORY__"', `\${jsonencode(${vars.history})}`);
     }
     return json;
   }

@@ -4,7 +4,7 @@
  * module README. Defaults come from resolveConfig so the module and the CDKTF stack
  * agree on every default.
  */
-import { LOG_RETENTION_DAYS, resolveConfig, TOKEN_ALGORITHMS } from '../functions/core/config';
+import { LOG_RETENTION_DAYS, MAX_DATA_BYTES_CEILING, resolveConfig, TOKEN_ALGORITHMS } from '../functions/core/config';
 import { LIMITS } from '../functions/core/limits';
 
 export interface ModuleVariable {
@@ -28,6 +28,12 @@ const dfltTop = resolveConfig({});
 export const NAME_REGEX = '^[A-Za-z0-9]([A-Za-z0-9-]{0,38}[A-Za-z0-9])?$';
 /** Same rule as a namespace name (a channel segment) in core/channels.ts. */
 export const NAMESPACE_REGEX = `^[A-Za-z0-9]([A-Za-z0-9-]{0,${LIMITS.segmentMaxLength - 2}}[A-Za-z0-9])?$`;
+/** Same rule as an SSM parameter name in core/config.ts, with the length apart: RE2 repeats at most 1000 times. */
+export const SSM_NAME_REGEX = '^/[A-Za-z0-9_.\\-/]+$';
+export const SSM_NAME_MAX_LENGTH = 1011;
+/** Same rule as history.corsAllowedOrigins in core/config.ts. */
+export const ORIGIN_REGEX = '^(\\*|https?://[^/\\s]+)$';
+export const APPSYNC_LOG_LEVELS = ['NONE', 'ERROR', 'INFO', 'DEBUG', 'ALL'] as const;
 /** Auth modes the module's API offers (it configures no API key, OIDC or Cognito provider). */
 export const MODULE_AUTH_MODES = ['AWS_LAMBDA', 'AWS_IAM'] as const;
 
@@ -102,6 +108,43 @@ export const MODULE_VARIABLES: ModuleVariable[] = [
     ],
   },
   {
+    name: 'publish',
+    description:
+      'Publish API: http_endpoint (serve it on a Function URL with bearer API keys; false leaves only the IAM invoke), max_data_bytes (largest serialized data), api_key_parameter_names (two existing SSM SecureString parameters holding the API keys; default: two generated under /<name>/publish-api-key/), event_bus_name (EventBridge bus for emitPubSubEvent).',
+    type: `object({ http_endpoint = optional(bool, ${dfltTop.publish.httpEndpoint}), max_data_bytes = optional(number, ${dfltTop.publish.maxDataBytes}), api_key_parameter_names = optional(list(string)), event_bus_name = optional(string, ${JSON.stringify(dfltTop.publish.eventBusName)}) })`,
+    default: {},
+    validation: [
+      {
+        condition: `floor(var.publish.max_data_bytes) == var.publish.max_data_bytes && var.publish.max_data_bytes >= 1 && var.publish.max_data_bytes <= ${MAX_DATA_BYTES_CEILING}`,
+        errorMessage: `publish.max_data_bytes must be a whole number between 1 and ${MAX_DATA_BYTES_CEILING}.`,
+      },
+      {
+        condition: `var.publish.api_key_parameter_names == null || (length(coalesce(var.publish.api_key_parameter_names, [])) == 2 && alltrue([for n in coalesce(var.publish.api_key_parameter_names, []) : can(regex(${JSON.stringify(SSM_NAME_REGEX)}, n)) && length(n) <= ${SSM_NAME_MAX_LENGTH}]))`,
+        errorMessage: 'publish.api_key_parameter_names must be exactly 2 SSM parameter names starting with /.',
+      },
+      { condition: 'length(var.publish.event_bus_name) > 0', errorMessage: 'publish.event_bus_name must be a non-empty string.' },
+    ],
+  },
+  {
+    name: 'history',
+    description: "History API: enabled (serve it on a Function URL), cors_allowed_origins ('*' or origins such as https://app.example.com; bearer tokens, no cookies).",
+    type: `object({ enabled = optional(bool, ${dfltTop.history.enabled}), cors_allowed_origins = optional(list(string), ${hclList(dfltTop.history.corsAllowedOrigins)}) })`,
+    default: {},
+    validation: [
+      {
+        condition: `length(var.history.cors_allowed_origins) > 0 && alltrue([for o in var.history.cors_allowed_origins : can(regex(${JSON.stringify(ORIGIN_REGEX)}, o))])`,
+        errorMessage: "history.cors_allowed_origins must be a non-empty list of '*' or origins such as https://app.example.com.",
+      },
+    ],
+  },
+  {
+    name: 'appsync_log_level',
+    description: 'AppSync field log level of the Event API: NONE, ERROR, INFO, DEBUG or ALL.',
+    type: 'string',
+    default: dfltTop.logging.appSyncLogLevel,
+    validation: [{ condition: `contains(${hclList(APPSYNC_LOG_LEVELS)}, var.appsync_log_level)`, errorMessage: `appsync_log_level must be one of ${APPSYNC_LOG_LEVELS.join(', ')}.` }],
+  },
+  {
     name: 'tags',
     description: 'Tags on every resource.',
     type: 'map(string)',
@@ -125,3 +168,8 @@ export function tokenSettingsExpr(hs256Keys: Array<{ kid: string; parameterName:
     ' } : k => v if v != null }'
   );
 }
+
+/** RuntimeSettings.publish from var.publish; parameter names default as the stack names them. */
+export const PUBLISH_SETTINGS_EXPR =
+  '{ maxDataBytes = var.publish.max_data_bytes, apiKeyParameterNames = local.api_key_parameter_names, eventBusName = var.publish.event_bus_name }';
+export const HISTORY_SETTINGS_EXPR = '{ enabled = var.history.enabled, corsAllowedOrigins = var.history.cors_allowed_origins }';

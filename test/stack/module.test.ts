@@ -84,7 +84,8 @@ describe('exported Terraform module', () => {
     expect(r.aws_lambda_function.eventsock_publish.tags).toBe('${var.tags}');
     expect(r.aws_appsync_channel_namespace.eventsock_namespace.for_each).toBe('${local.namespace_settings}');
     expect(r.aws_appsync_channel_namespace.eventsock_namespace.name).toBe('${each.key}');
-    expect(r.aws_appsync_channel_namespace.eventsock_namespace.code_handlers).toContain('const SETTINGS = ${jsonencode({ namespaces = { for k, v in local.namespace_settings');
+    expect(r.aws_appsync_channel_namespace.eventsock_namespace.code_handlers).toBe('${local.namespace_code}');
+    expect((JSON.parse(read('main.tf.json')) as Json).locals.namespace_code).toContain('const SETTINGS = ${jsonencode({ namespaces = { for k, v in local.namespace_settings');
     expect(r.aws_ssm_parameter.eventsock_token_secret_k1.name).toBe('/${var.name}/token-secret/k1');
     const settings = r.aws_lambda_function.eventsock_publish.environment.variables.EVENTSOCK_SETTINGS as string;
     expect(settings).toContain('"namespaces":${jsonencode(local.namespace_settings)}');

@@ -37,7 +37,7 @@ function rewriteRefs(v: unknown, types: string[]): unknown {
     for (const t of types) {
       // A for-expression over a for_each resource: give it one stand-in instance.
       s = s.replace(new RegExp(`in ${t}\\.[a-z0-9_]+ :`, 'g'), `in { stub = { channel_namespace_arn = ${JSON.stringify(STAND_INS.channel_namespace_arn)} } } :`);
-      s = s.replace(new RegExp(`${t}\\.[a-z0-9_]+\\.([a-z_]+)(\\["[A-Z]+"\\])?`, 'g'), (_m, attr: string) => JSON.stringify(STAND_INS[attr] ?? 'not-validated'));
+      s = s.replace(new RegExp(`${t}\\.[a-z0-9_]+(?:\\[\\d+\\])?\\.([a-z_]+)(\\["[A-Z]+"\\])?`, 'g'), (_m, attr: string) => JSON.stringify(STAND_INS[attr] ?? 'not-validated'));
     }
     return s;
   }
@@ -130,8 +130,9 @@ export function localsOnlyCopy(moduleDir: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'eventsock-tflocals-'));
   cpSync(join(moduleDir, 'variables.tf'), join(dir, 'variables.tf'));
   const main = JSON.parse(readFileSync(join(moduleDir, 'main.tf.json'), 'utf8')) as Json;
-  // The namespace code too: Terraform must turn it back into exactly the JavaScript the stack deploys.
-  const code = (main.resource.aws_appsync_channel_namespace?.eventsock_namespace as Json | undefined)?.code_handlers;
-  writeFileSync(join(dir, 'locals.tf.json'), JSON.stringify({ locals: { ...main.locals, namespace_code: code } }, null, 2));
+  // locals.namespace_code included: Terraform must turn it back into exactly the JavaScript the stack deploys.
+  // Locals built from resources or data sources (the parameter ARNs) cannot be evaluated without a provider.
+  const locals = Object.fromEntries(Object.entries(main.locals as Json).filter(([, v]) => !/\b(data\.aws_|aws_[a-z_]+\.eventsock_)/.test(JSON.stringify(v))));
+  writeFileSync(join(dir, 'locals.tf.json'), JSON.stringify({ locals }, null, 2));
   return dir;
 }

@@ -1,0 +1,228 @@
+/**
+ * The module's publish, history and logging options: each variable reaches the
+ * resource it configures, Terraform computes the same handler settings as the CDKTF
+ * stack, switches turn resources off with count, bad values are refused naming the
+ * variable, and the namespace code size limit is checked at plan time.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MAX_DATA_BYTES_CEILING, resolveConfig, runtimeSettings } from '../../functions/core/config';
+import { LIMITS } from '../../functions/core/limits';
+import { exportModule, NAMESPACE_CODE_PRECONDITION, type ExportedModule } from '../../modules/export-module';
+import { APPSYNC_LOG_LEVELS, MODULE_VARIABLES, ORIGIN_REGEX, SSM_NAME_MAX_LENGTH, SSM_NAME_REGEX } from '../../modules/module-variables';
+import { PASS_THROUGH } from './synth-support';
+import { localsOnlyCopy, terraform } from './terraform-support';
+
+type Json = Record<string, any>;
+const root = mkdtempSync(join(tmpdir(), 'eventsock-module-options-'));
+let mod: ExportedModule;
+let main: Json;
+let outputs: Record<string, Json>;
+let localsDir: string;
+
+const zips = () => {
+  const z = {} as Record<'authorizer' | 'publish' | 'history', string>;
+  for (const fn of ['authorizer', 'publish', 'history'] as const) {
+    z[fn] = join(root, `${fn}.zip`);
+    writeFileSync(z[fn], `stand-in zip for ${fn}`);
+  }
+  return z;
+};
+
+beforeAll(async () => {
+  mod = await exportModule({ outDir: join(root, 'module'), zips: zips(), namespaceHandlers: PASS_THROUGH, archive: false });
+  main = JSON.parse(readFileSync(join(mod.dir, 'main.tf.json'), 'utf8')) as Json;
+  outputs = (JSON.parse(readFileSync(join(mod.dir, 'outputs.tf.json'), 'utf8')) as Json).output;
+  localsDir = localsOnlyCopy(mod.dir);
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function tfConsole(dir: string, vars: string[], expr: string): { status: number | null; out: string } {
+  const r = terraform(dir, ['console', '-no-color', ...vars.flatMap((v) => ['-var', v])], `${expr}\n`);
+  return { status: r.status, out: r.out.trim() };
+}
+
+/** Evaluates an HCL expression with the module's variables and locals; the value as JSON. */
+function evaluate(vars: string[], expr: string): unknown {
+  const r = tfConsole(localsDir, vars, `jsonencode(${expr})`);
+  if (r.status !== 0) throw new Error(r.out);
+  return JSON.parse(JSON.parse(r.out) as string);
+}
+
+/** An interpolation-only attribute ("${expr}") as its bare expression. */
+const bare = (s: string) => {
+  expect(s).toMatch(/^\$\{[\s\S]*\}$/);
+  return s.slice(2, -1);
+};
+
+describe('module publish, history and logging variables', () => {
+  it('declares them with the defaults resolveConfig gives', () => {
+    const names = MODULE_VARIABLES.map((v) => v.name);
+    expect(names).toEqual(expect.arrayContaining(['publish', 'history', 'appsync_log_level']));
+    const d = resolveConfig({});
+    expect(evaluate([], 'var.publish')).toEqual({ http_endpoint: d.publish.httpEndpoint, max_data_bytes: d.publish.maxDataBytes, api_key_parameter_names: null, event_bus_name: d.publish.eventBusName });
+    expect(evaluate([], 'var.history')).toEqual({ enabled: d.history.enabled, cors_allowed_origins: d.history.corsAllowedOrigins });
+    expect(evaluate([], 'var.appsync_log_level')).toBe(d.logging.appSyncLogLevel);
+  });
+
+  it('computes the same publish and history settings in Terraform as the stack does', () => {
+    const cases: Array<[string[], Parameters<typeof resolveConfig>[0]]> = [
+      [[], {}],
+      [['name=shop'], { name: 'shop' }],
+      [
+        ['publish={ max_data_bytes = 1024, api_key_parameter_names = ["/shared/key-a", "/shared/key-b"], event_bus_name = "orders" }', 'history={ cors_allowed_origins = ["https://app.example.com"] }'],
+        { publish: { maxDataBytes: 1024, apiKeyParameterNames: ['/shared/key-a', '/shared/key-b'], eventBusName: 'orders' }, history: { corsAllowedOrigins: ['https://app.example.com'] } },
+      ],
+      [['history={ enabled = false }'], { history: { enabled: false } }],
+    ];
+    for (const [vars, config] of cases) {
+      const expected = runtimeSettings(resolveConfig(config), { eventApiHttpHost: '', region: '' });
+      expect([vars, evaluate(vars, '[local.publish_settings, local.history_settings]')]).toEqual([vars, [expected.publish, expected.history]]);
+    }
+    const settings = main.resource.aws_lambda_function.eventsock_publish.environment.variables.EVENTSOCK_SETTINGS as string;
+    expect(settings).toContain('"publish":${jsonencode(local.publish_settings)}');
+    expect(settings).toContain('"history":${jsonencode(local.history_settings)}');
+  });
+
+  it('writes publish.max_data_bytes into the namespace handlers as the stack does', () => {
+    const code = evaluate(['publish={ max_data_bytes = 2048 }'], 'local.namespace_code') as string;
+    const m = /^const SETTINGS = (.*); \/\/ @eventsock:settings$/m.exec(code)!;
+    expect(JSON.parse(m[1]).maxDataBytes).toBe(2048);
+  });
+
+  it('turns the publish Function URL and its permissions off with publish.http_endpoint', () => {
+    const r = main.resource;
+    const counted = [r.aws_lambda_function_url.eventsock_publish_url, r.aws_lambda_permission.eventsock_publish_url_public, r.aws_lambda_permission.eventsock_publish_url_invoke];
+    for (const res of counted) {
+      expect(evaluate([], bare(res.count))).toBe(1);
+      expect(evaluate(['publish={ http_endpoint = false }'], bare(res.count))).toBe(0);
+    }
+    expect(r.aws_lambda_function_url.eventsock_history_url.count).toBeDefined();
+    expect(outputs.publish_url.value).toBe('${var.publish.http_endpoint ? "${aws_lambda_function_url.eventsock_publish_url[0].function_url}publish" : ""}');
+  });
+
+  it('turns the history Function URL off with history.enabled and gives it the CORS origins', () => {
+    const r = main.resource;
+    for (const res of [r.aws_lambda_function_url.eventsock_history_url, r.aws_lambda_permission.eventsock_history_url_public, r.aws_lambda_permission.eventsock_history_url_invoke]) {
+      expect(evaluate([], bare(res.count))).toBe(1);
+      expect(evaluate(['history={ enabled = false }'], bare(res.count))).toBe(0);
+    }
+    const origins = bare(r.aws_lambda_function_url.eventsock_history_url.cors.allow_origins);
+    expect(evaluate(['history={ cors_allowed_origins = ["https://a.example.com", "http://localhost:3000"] }'], origins)).toEqual(['https://a.example.com', 'http://localhost:3000']);
+    expect(outputs.history_url.value).toBe('${var.history.enabled ? "${aws_lambda_function_url.eventsock_history_url[0].function_url}history" : ""}');
+    // The publish URL keeps its shape: no CORS (server-to-server, bearer key).
+    expect(r.aws_lambda_function_url.eventsock_publish_url.cors).toBeUndefined();
+  });
+
+  it('generates no API key secrets when existing parameter names are given, and the publish policy reads the given ones', () => {
+    const r = main.resource;
+    const given = 'publish={ api_key_parameter_names = ["/shared/key-a", "/shared/key-b"] }';
+    for (const res of [r.aws_ssm_parameter.eventsock_publish_api_key_1, r.aws_ssm_parameter.eventsock_publish_api_key_2, r.random_password.eventsock_publish_api_key_1_value, r.random_password.eventsock_publish_api_key_2_value]) {
+      expect(evaluate([], bare(res.count))).toBe(1);
+      expect(evaluate([given], bare(res.count))).toBe(0);
+    }
+    expect(r.aws_ssm_parameter.eventsock_publish_api_key_1.value).toBe('${random_password.eventsock_publish_api_key_1_value[0].result}');
+    // The token secrets are untouched by the switch.
+    expect(r.aws_ssm_parameter.eventsock_token_secret_k1.count).toBeUndefined();
+    const policy = r.aws_iam_role_policy.eventsock_publish_policy.policy as string;
+    expect(policy).toContain('"Sid":"ReadApiKeys","Action":"ssm:GetParameter","Resource":["${local.api_key_parameter_arns[0]}","${local.api_key_parameter_arns[1]}"]');
+    expect(JSON.stringify(main)).not.toMatch(/aws_ssm_parameter\.eventsock_publish_api_key_\d\.arn/);
+    expect(main.locals.api_key_parameter_arns).toBe(
+      '${[for n in local.api_key_parameter_names : "arn:${data.aws_arn.eventsock_account.partition}:ssm:${data.aws_arn.eventsock_account.region}:${data.aws_arn.eventsock_account.account}:parameter${n}"]}',
+    );
+    expect(evaluate([given], 'local.api_key_parameter_names')).toEqual(['/shared/key-a', '/shared/key-b']);
+    expect(evaluate(['name=shop'], 'local.api_key_parameter_names')).toEqual(resolveConfig({ name: 'shop' }).publish.apiKeyParameterNames);
+    expect(outputs.publish_api_key_parameter_names.value).toBe('${local.api_key_parameter_names}');
+    expect(outputs.publish_api_keys.value).toBe('${concat(aws_ssm_parameter.eventsock_publish_api_key_1[*].value, aws_ssm_parameter.eventsock_publish_api_key_2[*].value)}');
+    expect(outputs.publish_api_keys.sensitive).toBe(true);
+  });
+
+  it('points the publish policy at publish.event_bus_name and the API log level at appsync_log_level', () => {
+    expect(main.resource.aws_iam_role_policy.eventsock_publish_policy.policy).toContain(':event-bus/${var.publish.event_bus_name}"');
+    expect(main.resource.aws_appsync_api.eventsock_api.event_config[0].log_config[0].log_level).toBe('${var.appsync_log_level}');
+  });
+
+  it('refuses bad values with Terraform validation messages naming the variable', () => {
+    const bad: Array<[string, RegExp]> = [
+      ['publish={ max_data_bytes = 0 }', /publish\.max_data_bytes must be a whole number between 1 and/],
+      [`publish={ max_data_bytes = ${MAX_DATA_BYTES_CEILING + 1} }`, /publish\.max_data_bytes must be/],
+      ['publish={ max_data_bytes = 10.5 }', /publish\.max_data_bytes must be/],
+      ['publish={ api_key_parameter_names = ["/only/one"] }', /publish\.api_key_parameter_names must be exactly 2/],
+      ['publish={ api_key_parameter_names = ["no-slash", "/b"] }', /publish\.api_key_parameter_names must be exactly 2/],
+      ['publish={ event_bus_name = "" }', /publish\.event_bus_name must be a non-empty string/],
+      ['history={ cors_allowed_origins = [] }', /history\.cors_allowed_origins must be a non-empty list/],
+      ['history={ cors_allowed_origins = ["https://a.example.com/path"] }', /history\.cors_allowed_origins must be/],
+      ['appsync_log_level=LOUD', /appsync_log_level must be one of NONE, ERROR, INFO, DEBUG, ALL/],
+    ];
+    for (const [v, msg] of bad) {
+      const r = tfConsole(localsDir, [v], 'var.name');
+      // terraform console prints the validation error but exits 0, so the message is what counts.
+      expect([v, r.out]).toEqual([v, expect.stringMatching(msg)]);
+      expect(r.out).toMatch(/Invalid value for variable/);
+    }
+    // And the boundaries are accepted.
+    for (const v of [`publish={ max_data_bytes = ${MAX_DATA_BYTES_CEILING} }`, 'publish={ max_data_bytes = 1 }', 'history={ cors_allowed_origins = ["*", "http://localhost:5173"] }', 'appsync_log_level=ALL']) {
+      expect([v, tfConsole(localsDir, [v], 'var.name').out]).toEqual([v, '"eventsock"']);
+    }
+  });
+});
+
+describe('module option rules agree with core/config.ts', () => {
+  const accepts = (config: Parameters<typeof resolveConfig>[0]) => {
+    try {
+      resolveConfig(config);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it('accepts and refuses the same SSM parameter names and CORS origins', () => {
+    for (const n of ['/a', '/shared/key-1', '/x.y_z/w', 'no-slash', '/has space', '/', `/${'a'.repeat(1010)}`, `/${'a'.repeat(1011)}`]) {
+      expect([n, new RegExp(SSM_NAME_REGEX).test(n) && n.length <= SSM_NAME_MAX_LENGTH]).toEqual([n, accepts({ publish: { apiKeyParameterNames: [n, '/b'] } })]);
+    }
+    for (const o of ['*', 'https://app.example.com', 'http://localhost:3000', 'https://a.example.com/', 'ftp://x', 'app.example.com', '**']) {
+      expect([o, new RegExp(ORIGIN_REGEX).test(o)]).toEqual([o, accepts({ history: { corsAllowedOrigins: [o] } })]);
+    }
+    for (const l of [...APPSYNC_LOG_LEVELS, 'LOUD']) {
+      expect([l, (APPSYNC_LOG_LEVELS as readonly string[]).includes(l)]).toEqual([l, accepts({ logging: { appSyncLogLevel: l as 'ALL' } })]);
+    }
+  });
+});
+
+describe('namespace code size at plan time', () => {
+  // terraform_data is built into Terraform, so a plan runs offline with the module's own
+  // variables, locals and precondition, without the AWS provider.
+  function planDir(moduleDir: string): string {
+    const dir = localsOnlyCopy(moduleDir);
+    const ns = (JSON.parse(readFileSync(join(moduleDir, 'main.tf.json'), 'utf8')) as Json).resource.aws_appsync_channel_namespace.eventsock_namespace;
+    writeFileSync(
+      join(dir, 'guard.tf.json'),
+      JSON.stringify({ resource: { terraform_data: { namespace: { for_each: ns.for_each, input: '${each.key}', lifecycle: ns.lifecycle } } } }),
+    );
+    return dir;
+  }
+  const plan = (dir: string, vars: string[]) => terraform(dir, ['plan', '-input=false', '-no-color', '-lock=false', ...vars.flatMap((v) => ['-var', v])]);
+
+  it('puts the code in a local measured by a precondition on the namespace resource', () => {
+    const ns = main.resource.aws_appsync_channel_namespace.eventsock_namespace;
+    expect(ns.code_handlers).toBe('${local.namespace_code}');
+    expect(ns.lifecycle.precondition).toEqual([NAMESPACE_CODE_PRECONDITION]);
+    expect(NAMESPACE_CODE_PRECONDITION.condition).toBe(`\${length(local.namespace_code) <= ${LIMITS.namespaceHandlerMaxChars}}`);
+  });
+
+  it('refuses at plan a code that its namespaces push over the limit, and plans one that fits', async () => {
+    // Handlers just under the limit on their own (the stack's check passes), so the settings decide.
+    const filler = `// ${'x'.repeat(LIMITS.namespaceHandlerMaxChars - PASS_THROUGH.length - 400)}\n`;
+    const big = await exportModule({ outDir: join(root, 'module-big'), zips: zips(), namespaceHandlers: PASS_THROUGH + filler, archive: false });
+    const dir = planDir(big.dir);
+    terraform(dir, ['init', '-input=false', '-no-color', '-backend=false']);
+    const fits = plan(dir, []);
+    expect([fits.status, fits.out]).toEqual([0, expect.stringContaining('1 to add')]);
+    const many = `namespaces={ ${Array.from({ length: 20 }, (_, i) => `ns${i} = {}`).join(', ')} }`;
+    const over = plan(dir, [many, 'default_namespace=ns0']);
+    expect([over.status, over.out]).toEqual([1, expect.stringContaining(`more than ${LIMITS.namespaceHandlerMaxChars} characters, AppSync's limit for code_handlers`)]);
+    expect(over.out).toMatch(/Resource precondition failed/);
+  });
+});
