@@ -4,7 +4,7 @@
  * module README. Defaults come from resolveConfig so the module and the CDKTF stack
  * agree on every default.
  */
-import { LOG_RETENTION_DAYS, MAX_DATA_BYTES_CEILING, resolveConfig, TOKEN_ALGORITHMS } from '../functions/core/config';
+import { AUTH_MODES, LOG_RETENTION_DAYS, MAX_DATA_BYTES_CEILING, resolveConfig, TOKEN_ALGORITHMS } from '../functions/core/config';
 import { LIMITS } from '../functions/core/limits';
 
 export interface ModuleVariable {
@@ -34,8 +34,16 @@ export const SSM_NAME_MAX_LENGTH = 1011;
 /** Same rule as history.corsAllowedOrigins in core/config.ts. */
 export const ORIGIN_REGEX = '^(\\*|https?://[^/\\s]+)$';
 export const APPSYNC_LOG_LEVELS = ['NONE', 'ERROR', 'INFO', 'DEBUG', 'ALL'] as const;
-/** Auth modes the module's API offers (it configures no API key, OIDC or Cognito provider). */
+/** Auth modes the module's API always offers; var.auth adds API_KEY, OPENID_CONNECT and AMAZON_COGNITO_USER_POOLS. */
 export const MODULE_AUTH_MODES = ['AWS_LAMBDA', 'AWS_IAM'] as const;
+/** Same rule as auth.cognito.awsRegion in core/config.ts. */
+export const AWS_REGION_REGEX = '^[a-z]{2}(-[a-z]+)+-[0-9]$';
+const OIDC_TTL_MAX = 31_536_000;
+// Variable validations may not short-circuit on null before Terraform 1.12: iterate over zero or one block instead.
+const each = (path: string, cond: string) => `alltrue([for x in(${path} == null ? [] : [${path}]) : ${cond}])`;
+const optWhole = (attr: string, min: number, max: number) => `(x.${attr} == null || (floor(coalesce(x.${attr}, ${min})) == coalesce(x.${attr}, ${min}) && coalesce(x.${attr}, ${min}) >= ${min} && coalesce(x.${attr}, ${min}) <= ${max}))`;
+// coalesce() skips "", so an unset string is told apart with try(): length(null) fails.
+const optNonEmpty = (attr: string) => `try(length(x.${attr}) > 0, true)`;
 
 export const MODULE_VARIABLES: ModuleVariable[] = [
   {
@@ -54,8 +62,12 @@ export const MODULE_VARIABLES: ModuleVariable[] = [
     validation: [
       { condition: `length(var.namespaces) > 0 && alltrue([for k in keys(var.namespaces) : can(regex(${JSON.stringify(NAMESPACE_REGEX)}, k))])`, errorMessage: `namespaces needs at least one namespace; names are 1-${LIMITS.segmentMaxLength} letters, digits or '-', not starting or ending with '-'.` },
       {
-        condition: `alltrue(flatten([for k, v in var.namespaces : [for m in concat(coalesce(v.publish_auth_modes, []), v.subscribe_auth_modes) : contains(${hclList(MODULE_AUTH_MODES)}, m)]]))`,
-        errorMessage: `namespaces.*.publish_auth_modes and subscribe_auth_modes may only hold ${MODULE_AUTH_MODES.join(' and ')} (the auth providers this module configures).`,
+        condition: `alltrue(flatten([for k, v in var.namespaces : [for m in concat(coalesce(v.publish_auth_modes, []), v.subscribe_auth_modes) : contains(${hclList(AUTH_MODES)}, m)]]))`,
+        errorMessage: `namespaces.*.publish_auth_modes and subscribe_auth_modes may only hold ${AUTH_MODES.join(', ')} (API_KEY, OPENID_CONNECT and AMAZON_COGNITO_USER_POOLS when var.auth configures them).`,
+      },
+      {
+        condition: 'alltrue([for k, v in var.namespaces : length(v.subscribe_auth_modes) > 0 && length(distinct(v.subscribe_auth_modes)) == length(v.subscribe_auth_modes) && (v.publish_auth_modes == null || length(distinct(coalesce(v.publish_auth_modes, ["-"]))) == length(coalesce(v.publish_auth_modes, ["-"])))])',
+        errorMessage: 'namespaces.*.publish_auth_modes and subscribe_auth_modes must not be empty or list a mode twice.',
       },
       {
         condition: 'alltrue([for k, v in var.namespaces : v.publish_auth_modes == null || (contains(coalesce(v.publish_auth_modes, []), "AWS_IAM") && (!v.client_publish || contains(coalesce(v.publish_auth_modes, []), "AWS_LAMBDA")))])',
@@ -145,6 +157,28 @@ export const MODULE_VARIABLES: ModuleVariable[] = [
     validation: [{ condition: `contains(${hclList(APPSYNC_LOG_LEVELS)}, var.appsync_log_level)`, errorMessage: `appsync_log_level must be one of ${APPSYNC_LOG_LEVELS.join(', ')}.` }],
   },
   {
+    name: 'auth',
+    description:
+      'Extra AppSync auth providers beside AWS_LAMBDA (the authorizer) and AWS_IAM, for namespaces that list their modes: api_key (an AppSync API key: description, expires_in_days 1-365, default 7), open_id_connect (issuer https:// URL, client_id, auth_ttl_seconds, iat_ttl_seconds), cognito (user_pool_id, aws_region, app_id_client_regex).',
+    type:
+      'object({ api_key = optional(object({ description = optional(string), expires_in_days = optional(number, 7) })), open_id_connect = optional(object({ issuer = string, client_id = optional(string), auth_ttl_seconds = optional(number), iat_ttl_seconds = optional(number) })), cognito = optional(object({ user_pool_id = string, aws_region = string, app_id_client_regex = optional(string) })) })',
+    default: {},
+    validation: [
+      {
+        condition: each('var.auth.api_key', `${optWhole('expires_in_days', 1, 365)} && ${optNonEmpty('description')}`),
+        errorMessage: 'auth.api_key.expires_in_days must be a whole number between 1 and 365; description a non-empty string.',
+      },
+      {
+        condition: each('var.auth.open_id_connect', `can(regex("^https://", x.issuer)) && ${optNonEmpty('client_id')} && ${optWhole('auth_ttl_seconds', 0, OIDC_TTL_MAX)} && ${optWhole('iat_ttl_seconds', 0, OIDC_TTL_MAX)}`),
+        errorMessage: `auth.open_id_connect.issuer must be an https:// URL; client_id non-empty; auth_ttl_seconds and iat_ttl_seconds whole numbers between 0 and ${OIDC_TTL_MAX}.`,
+      },
+      {
+        condition: each('var.auth.cognito', `length(x.user_pool_id) > 0 && can(regex(${JSON.stringify(AWS_REGION_REGEX)}, x.aws_region)) && ${optNonEmpty('app_id_client_regex')}`),
+        errorMessage: 'auth.cognito.user_pool_id must be non-empty, aws_region an AWS region such as eu-west-1, app_id_client_regex non-empty when set.',
+      },
+    ],
+  },
+  {
     name: 'tags',
     description: 'Tags on every resource.',
     type: 'map(string)',
@@ -173,3 +207,12 @@ export function tokenSettingsExpr(hs256Keys: Array<{ kid: string; parameterName:
 export const PUBLISH_SETTINGS_EXPR =
   '{ maxDataBytes = var.publish.max_data_bytes, apiKeyParameterNames = local.api_key_parameter_names, eventBusName = var.publish.event_bus_name }';
 export const HISTORY_SETTINGS_EXPR = '{ enabled = var.history.enabled, corsAllowedOrigins = var.history.cors_allowed_origins }';
+
+/** The extra auth providers var.auth turns on, in the stack's order, each with its settings block (or null). */
+export const EXTRA_AUTH_PROVIDERS_EXPR =
+  '[for p in [' +
+  'var.auth.api_key == null ? null : { auth_type = "API_KEY", oidc = null, cognito = null }, ' +
+  'var.auth.open_id_connect == null ? null : { auth_type = "OPENID_CONNECT", oidc = var.auth.open_id_connect, cognito = null }, ' +
+  'var.auth.cognito == null ? null : { auth_type = "AMAZON_COGNITO_USER_POOLS", oidc = null, cognito = var.auth.cognito }' +
+  '] : p if p != null]';
+export const ENABLED_AUTH_MODES_EXPR = `concat(${hclList(MODULE_AUTH_MODES)}, [for p in local.extra_auth_providers : p.auth_type])`;

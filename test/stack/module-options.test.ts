@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MAX_DATA_BYTES_CEILING, resolveConfig, runtimeSettings } from '../../functions/core/config';
 import { LIMITS } from '../../functions/core/limits';
-import { exportModule, NAMESPACE_CODE_PRECONDITION, type ExportedModule } from '../../modules/export-module';
-import { APPSYNC_LOG_LEVELS, MODULE_VARIABLES, ORIGIN_REGEX, SSM_NAME_MAX_LENGTH, SSM_NAME_REGEX } from '../../modules/module-variables';
-import { PASS_THROUGH } from './synth-support';
+import { exportModule, NAMESPACE_AUTH_PRECONDITION, NAMESPACE_CODE_PRECONDITION, type ExportedModule } from '../../modules/export-module';
+import { APPSYNC_LOG_LEVELS, AWS_REGION_REGEX, MODULE_VARIABLES, ORIGIN_REGEX, SSM_NAME_MAX_LENGTH, SSM_NAME_REGEX } from '../../modules/module-variables';
+import { PASS_THROUGH, synthStack } from './synth-support';
 import { localsOnlyCopy, terraform } from './terraform-support';
 
 type Json = Record<string, any>;
@@ -191,24 +191,25 @@ describe('module option rules agree with core/config.ts', () => {
   });
 });
 
-describe('namespace code size at plan time', () => {
-  // terraform_data is built into Terraform, so a plan runs offline with the module's own
-  // variables, locals and precondition, without the AWS provider.
-  function planDir(moduleDir: string): string {
-    const dir = localsOnlyCopy(moduleDir);
-    const ns = (JSON.parse(readFileSync(join(moduleDir, 'main.tf.json'), 'utf8')) as Json).resource.aws_appsync_channel_namespace.eventsock_namespace;
-    writeFileSync(
-      join(dir, 'guard.tf.json'),
-      JSON.stringify({ resource: { terraform_data: { namespace: { for_each: ns.for_each, input: '${each.key}', lifecycle: ns.lifecycle } } } }),
-    );
-    return dir;
-  }
-  const plan = (dir: string, vars: string[]) => terraform(dir, ['plan', '-input=false', '-no-color', '-lock=false', ...vars.flatMap((v) => ['-var', v])]);
+// terraform_data is built into Terraform, so a plan runs offline with the module's own
+// variables, locals and precondition, without the AWS provider.
+function planDir(moduleDir: string): string {
+  const dir = localsOnlyCopy(moduleDir);
+  const ns = (JSON.parse(readFileSync(join(moduleDir, 'main.tf.json'), 'utf8')) as Json).resource.aws_appsync_channel_namespace.eventsock_namespace;
+  writeFileSync(
+    join(dir, 'guard.tf.json'),
+    JSON.stringify({ resource: { terraform_data: { namespace: { for_each: ns.for_each, input: '${each.key}', lifecycle: ns.lifecycle } } } }),
+  );
+  return dir;
+}
+const plan = (dir: string, vars: string[]) => terraform(dir, ['plan', '-input=false', '-no-color', '-lock=false', ...vars.flatMap((v) => ['-var', v])]);
 
+
+describe('namespace code size at plan time', () => {
   it('puts the code in a local measured by a precondition on the namespace resource', () => {
     const ns = main.resource.aws_appsync_channel_namespace.eventsock_namespace;
     expect(ns.code_handlers).toBe('${local.namespace_code}');
-    expect(ns.lifecycle.precondition).toEqual([NAMESPACE_CODE_PRECONDITION]);
+    expect(ns.lifecycle.precondition).toContainEqual(NAMESPACE_CODE_PRECONDITION);
     expect(NAMESPACE_CODE_PRECONDITION.condition).toBe(`\${length(local.namespace_code) <= ${LIMITS.namespaceHandlerMaxChars}}`);
   });
 
@@ -224,5 +225,89 @@ describe('namespace code size at plan time', () => {
     const over = plan(dir, [many, 'default_namespace=ns0']);
     expect([over.status, over.out]).toEqual([1, expect.stringContaining(`more than ${LIMITS.namespaceHandlerMaxChars} characters, AppSync's limit for code_handlers`)]);
     expect(over.out).toMatch(/Resource precondition failed/);
+  });
+});
+
+describe('module auth variable', () => {
+  const all = 'auth={ api_key = { description = "for kiosks", expires_in_days = 30 }, open_id_connect = { issuer = "https://id.example.com", client_id = "web", auth_ttl_seconds = 600 }, cognito = { user_pool_id = "eu-west-1_abc", aws_region = "eu-west-1" } }';
+
+  it('turns on the providers it names, in the stack\'s order', () => {
+    expect(evaluate([], 'local.enabled_auth_modes')).toEqual(['AWS_LAMBDA', 'AWS_IAM']);
+    expect(evaluate([], 'local.extra_auth_providers')).toEqual([]);
+    expect(evaluate([all], 'local.enabled_auth_modes')).toEqual(['AWS_LAMBDA', 'AWS_IAM', 'API_KEY', 'OPENID_CONNECT', 'AMAZON_COGNITO_USER_POOLS']);
+    expect(evaluate(['auth={ cognito = { user_pool_id = "p", aws_region = "us-east-1" } }'], 'local.enabled_auth_modes')).toEqual(['AWS_LAMBDA', 'AWS_IAM', 'AMAZON_COGNITO_USER_POOLS']);
+  });
+
+  it('writes each provider\'s settings block with the attributes the stack writes for the same config', () => {
+    const ec = main.resource.aws_appsync_api.eventsock_api.event_config[0];
+    expect(ec.auth_provider.map((p: Json) => p.auth_type)).toEqual(['AWS_LAMBDA', 'AWS_IAM']);
+    expect(ec.connection_auth_mode).toEqual([{ auth_type: 'AWS_LAMBDA' }, { auth_type: 'AWS_IAM' }]);
+    expect(ec.dynamic.connection_auth_mode).toEqual({ for_each: '${local.extra_auth_providers}', iterator: 'mode', content: { auth_type: '${mode.value.auth_type}' } });
+    const dyn = ec.dynamic.auth_provider;
+    expect(dyn.for_each).toBe('${local.extra_auth_providers}');
+    const { tf } = synthStack({ auth: { apiKey: {}, openIdConnect: { issuer: 'https://id.example.com', clientId: 'web', authTtlSeconds: 600, iatTtlSeconds: 60 }, cognito: { userPoolId: 'p', awsRegion: 'eu-west-1', appIdClientRegex: 'x' } } });
+    const stackProviders = (tf.resource.aws_appsync_api.eventsock_api as Json).event_config[0].auth_provider as Json[];
+    const stackBlock = (t: string, b: string) => Object.keys(stackProviders.find((p) => p.auth_type === t)![b][0]).sort();
+    expect(Object.keys(dyn.content.dynamic.openid_connect_config.content).sort()).toEqual(stackBlock('OPENID_CONNECT', 'openid_connect_config'));
+    expect(Object.keys(dyn.content.dynamic.cognito_config.content).sort()).toEqual(stackBlock('AMAZON_COGNITO_USER_POOLS', 'cognito_config'));
+    // The blocks' for_each expressions give one block for the provider that has settings and none for the others.
+    // In the dynamic block the iterator's element is provider.value; in a for-expression it is provider.
+    const blocks = (forEach: string) => `[for provider in local.extra_auth_providers : { type = provider.auth_type, n = length(${bare(forEach).replace(/provider\.value\./g, 'provider.')}) }]`;
+    expect(evaluate([all], blocks(dyn.content.dynamic.openid_connect_config.for_each))).toEqual([{ type: 'API_KEY', n: 0 }, { type: 'OPENID_CONNECT', n: 1 }, { type: 'AMAZON_COGNITO_USER_POOLS', n: 0 }]);
+    expect(evaluate([all], blocks(dyn.content.dynamic.cognito_config.for_each))).toEqual([{ type: 'API_KEY', n: 0 }, { type: 'OPENID_CONNECT', n: 0 }, { type: 'AMAZON_COGNITO_USER_POOLS', n: 1 }]);
+  });
+
+  it('creates the AppSync API key only with auth.api_key, with its description and expiry', () => {
+    const key = main.resource.aws_appsync_api_key.eventsock_api_key;
+    expect(evaluate([], bare(key.count))).toBe(0);
+    expect(evaluate([all], bare(key.count))).toBe(1);
+    expect(evaluate([all], bare(key.description))).toBe('for kiosks');
+    expect(evaluate(['name=shop', 'auth={ api_key = {} }'], bare(key.description))).toBe('Eventsock shop');
+    expect(key.expires).toBe('${timeadd(timestamp(), "${try(var.auth.api_key.expires_in_days, 7) * 24}h")}');
+    expect(evaluate([all], 'try(var.auth.api_key.expires_in_days, 7) * 24')).toBe(720);
+    expect(key.lifecycle.ignore_changes).toEqual(['expires']);
+    expect(outputs.appsync_api_key).toEqual({ description: expect.any(String), sensitive: true, value: '${try(aws_appsync_api_key.eventsock_api_key[0].key, "")}' });
+  });
+
+  it('refuses bad auth settings naming the field', () => {
+    const bad: Array<[string, RegExp]> = [
+      ['auth={ api_key = { expires_in_days = 0 } }', /auth\.api_key\.expires_in_days must be a whole number between 1 and 365/],
+      ['auth={ api_key = { expires_in_days = 366 } }', /auth\.api_key\.expires_in_days/],
+      ['auth={ api_key = { description = "" } }', /auth\.api_key\.expires_in_days must be a whole number between 1 and 365; description a non-empty string/],
+      ['auth={ open_id_connect = { issuer = "http://id.example.com" } }', /auth\.open_id_connect\.issuer must be an https:\/\/ URL/],
+      ['auth={ open_id_connect = { issuer = "https://id.example.com", iat_ttl_seconds = -1 } }', /auth\.open_id_connect\.issuer must be/],
+      ['auth={ cognito = { user_pool_id = "p", aws_region = "Europe" } }', /auth\.cognito\.user_pool_id must be non-empty, aws_region an AWS region/],
+      ['namespaces={ default = { subscribe_auth_modes = ["AWS_IAM", "AWS_IAM"] } }', /must not be empty or list a mode twice/],
+      ['namespaces={ default = { subscribe_auth_modes = ["BASIC"] } }', /may only hold AWS_LAMBDA, AWS_IAM, API_KEY/],
+    ];
+    for (const [v, msg] of bad) {
+      // Terraform wraps long messages: compare with the line breaks folded.
+      const out = tfConsole(localsDir, [v], 'var.name').out.replace(/\s+/g, ' ');
+      expect([v, out]).toEqual([v, expect.stringMatching(msg)]);
+    }
+    expect(tfConsole(localsDir, [all], 'var.name').out).toBe('"eventsock"');
+  });
+
+  it('agrees with core/config.ts on regions', () => {
+    for (const r of ['eu-west-1', 'us-gov-west-1', 'Europe', 'eu-west', 'eu-west-12']) {
+      let ok = true;
+      try {
+        resolveConfig({ auth: { cognito: { userPoolId: 'p', awsRegion: r } } });
+      } catch {
+        ok = false;
+      }
+      expect([r, new RegExp(AWS_REGION_REGEX).test(r)]).toEqual([r, ok]);
+    }
+  });
+
+  it('refuses at plan a namespace mode that var.auth does not configure, and plans it when it does', () => {
+    expect(main.resource.aws_appsync_channel_namespace.eventsock_namespace.lifecycle.precondition).toContainEqual(NAMESPACE_AUTH_PRECONDITION);
+    const dir = planDir(mod.dir);
+    terraform(dir, ['init', '-input=false', '-no-color', '-backend=false']);
+    const ns = 'namespaces={ default = {}, kiosk = { subscribe_auth_modes = ["API_KEY"] } }';
+    const refused = plan(dir, [ns]);
+    expect([refused.status, refused.out]).toEqual([1, expect.stringContaining('a namespace lists an auth mode that var.auth does not configure')]);
+    const planned = plan(dir, [ns, 'auth={ api_key = {} }']);
+    expect([planned.status, planned.out]).toEqual([0, expect.stringContaining('2 to add')]);
   });
 });

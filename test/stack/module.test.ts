@@ -96,7 +96,7 @@ describe('exported Terraform module', () => {
   it('has every output of the stack, described, secrets marked sensitive, and lists them in its README', () => {
     const outputs = (JSON.parse(read('outputs.tf.json')) as Json).output as Record<string, Json>;
     expect(Object.keys(outputs).sort()).toEqual([
-      'api_arn', 'api_id', 'history_url', 'http_endpoint', 'http_host', 'publish_api_key_parameter_names', 'publish_api_keys', 'publish_function_arn',
+      'api_arn', 'api_id', 'appsync_api_key', 'history_url', 'http_endpoint', 'http_host', 'publish_api_key_parameter_names', 'publish_api_keys', 'publish_function_arn',
       'publish_function_name', 'publish_url', 'realtime_endpoint', 'realtime_host', 'table_names', 'token_secret_kids', 'token_secret_parameter_names', 'token_secrets',
     ]);
     for (const [name, o] of Object.entries(outputs)) {
@@ -105,6 +105,7 @@ describe('exported Terraform module', () => {
     }
     expect(outputs.publish_api_keys.sensitive).toBe(true);
     expect(outputs.token_secrets.sensitive).toBe(true);
+    expect(outputs.appsync_api_key.sensitive).toBe(true);
     for (const v of MODULE_VARIABLES) expect(read('README.md')).toContain(`| \`${v.name}\` |`);
     // The committed modules/README.md carries the same tables (npm run module refreshes them).
     expect(readFileSync(MODULE_README, 'utf8')).toBe(read('README.md'));
