@@ -31,6 +31,8 @@ export const NAMESPACE_REGEX = `^[A-Za-z0-9]([A-Za-z0-9-]{0,${LIMITS.segmentMaxL
 /** Same rule as an SSM parameter name in core/config.ts, with the length apart: RE2 repeats at most 1000 times. */
 export const SSM_NAME_REGEX = '^/[A-Za-z0-9_.\\-/]+$';
 export const SSM_NAME_MAX_LENGTH = 1011;
+/** Same rule as an HS256 kid in core/config.ts. */
+export const KID_REGEX = '^[A-Za-z0-9._-]{1,64}$';
 /** Same rule as history.corsAllowedOrigins in core/config.ts. */
 export const ORIGIN_REGEX = '^(\\*|https?://[^/\\s]+)$';
 export const APPSYNC_LOG_LEVELS = ['NONE', 'ERROR', 'INFO', 'DEBUG', 'ALL'] as const;
@@ -88,8 +90,8 @@ export const MODULE_VARIABLES: ModuleVariable[] = [
   {
     name: 'tokens',
     description:
-      'JWT verification: algorithms (HS256, RS256, ES256, EdDSA), issuer and audience (lists; checked when set), jwks_url or jwks (public keys for the asymmetric algorithms), max_token_age_seconds, clock_tolerance_seconds, secrets_cache_seconds. Two HS256 secrets (kids k1, k2) are generated into SSM.',
-    type: `object({ algorithms = optional(list(string), ${hclList(dfltTokens.algorithms)}), issuer = optional(list(string)), audience = optional(list(string)), jwks_url = optional(string), jwks = optional(list(map(string))), max_token_age_seconds = optional(number), clock_tolerance_seconds = optional(number, ${dfltTokens.clockToleranceSeconds}), secrets_cache_seconds = optional(number, ${dfltTokens.secretsCacheSeconds}) })`,
+      'JWT verification: algorithms (HS256, RS256, ES256, EdDSA), issuer and audience (lists; checked when set), jwks_url or jwks (public keys for the asymmetric algorithms), max_token_age_seconds, clock_tolerance_seconds, secrets_cache_seconds, hs256_keys (at most 2: kid, and parameter_name of an existing SSM SecureString; without parameter_name the secret is generated into /<name>/token-secret/<kid>; default: kids k1 and k2, generated, when HS256 is allowed).',
+    type: `object({ algorithms = optional(list(string), ${hclList(dfltTokens.algorithms)}), issuer = optional(list(string)), audience = optional(list(string)), jwks_url = optional(string), jwks = optional(list(map(string))), max_token_age_seconds = optional(number), clock_tolerance_seconds = optional(number, ${dfltTokens.clockToleranceSeconds}), secrets_cache_seconds = optional(number, ${dfltTokens.secretsCacheSeconds}), hs256_keys = optional(list(object({ kid = string, parameter_name = optional(string) }))) })`,
     default: {},
     validation: [
       {
@@ -99,6 +101,14 @@ export const MODULE_VARIABLES: ModuleVariable[] = [
       {
         condition: 'alltrue([for a in var.tokens.algorithms : a == "HS256"]) || var.tokens.jwks_url != null || var.tokens.jwks != null',
         errorMessage: 'tokens: RS256, ES256 and EdDSA need tokens.jwks_url or tokens.jwks.',
+      },
+      {
+        condition: `var.tokens.hs256_keys == null || (length(coalesce(var.tokens.hs256_keys, [])) <= 2 && length(distinct([for k in coalesce(var.tokens.hs256_keys, []) : k.kid])) == length(coalesce(var.tokens.hs256_keys, [])) && alltrue([for k in coalesce(var.tokens.hs256_keys, []) : can(regex(${JSON.stringify(KID_REGEX)}, k.kid)) && (k.parameter_name == null || (can(regex(${JSON.stringify(SSM_NAME_REGEX)}, coalesce(k.parameter_name, "-"))) && length(coalesce(k.parameter_name, "-")) <= ${SSM_NAME_MAX_LENGTH}))]))`,
+        errorMessage: "tokens.hs256_keys must hold at most 2 keys with distinct kids of 1-64 letters, digits, '.', '_' or '-', and parameter_name an SSM parameter name starting with /.",
+      },
+      {
+        condition: '!contains(var.tokens.algorithms, "HS256") || var.tokens.hs256_keys == null || length(coalesce(var.tokens.hs256_keys, [])) > 0',
+        errorMessage: 'tokens.hs256_keys must hold at least one key when HS256 is allowed.',
       },
       { condition: 'var.tokens.jwks_url == null || can(regex("^https://", coalesce(var.tokens.jwks_url, "x")))', errorMessage: 'tokens.jwks_url must be an https:// URL.' },
     ],
@@ -192,12 +202,24 @@ export const NAMESPACE_SETTINGS_EXPR =
   `publishAuthModes = v.publish_auth_modes != null ? v.publish_auth_modes : (v.client_publish ? ${hclList(dfltClientPublish)} : ${hclList(dflt.publishAuthModes)}), ` +
   'subscribeAuthModes = v.subscribe_auth_modes, clientPublish = v.client_publish, defaultStoreSeconds = v.default_store_seconds, ordering = v.ordering, allowWildcardSubscribe = v.allow_wildcard_subscribe } }';
 
-/** The HCL expression giving RuntimeSettings.tokens from var.tokens; unset options are left out, as in the stack. */
-export function tokenSettingsExpr(hs256Keys: Array<{ kid: string; parameterName: string }>): string {
-  const keys = hs256Keys.map((k) => `{ kid = ${JSON.stringify(k.kid)}, parameterName = ${JSON.stringify(k.parameterName)} }`).join(', ');
+/**
+ * local.hs256_keys: the HS256 key slots, given or the stack's defaults (none without HS256),
+ * each with its parameter name and whether the module generates its secret.
+ */
+export function hs256KeysExpr(defaults: Array<{ kid: string; parameterName: string }>): string {
+  const dflt = defaults.map((k) => `{ kid = ${JSON.stringify(k.kid)}, parameter_name = ${JSON.stringify(k.parameterName)}, generated = true }`).join(', ');
+  return (
+    'var.tokens.hs256_keys != null ? ' +
+    '[for k in coalesce(var.tokens.hs256_keys, []) : { kid = k.kid, parameter_name = k.parameter_name != null ? k.parameter_name : "/${var.name}/token-secret/${k.kid}", generated = k.parameter_name == null }] : ' +
+    `(contains(var.tokens.algorithms, "HS256") ? [${dflt}] : [])`
+  );
+}
+
+/** The HCL expression giving RuntimeSettings.tokens from var.tokens and local.hs256_keys; unset options are left out, as in the stack. */
+export function tokenSettingsExpr(): string {
   return (
     '{ for k, v in { ' +
-    `algorithms = var.tokens.algorithms, hs256Keys = [${keys}], jwks = var.tokens.jwks, jwksUrl = var.tokens.jwks_url, issuer = var.tokens.issuer, audience = var.tokens.audience, ` +
+    `algorithms = var.tokens.algorithms, hs256Keys = [for k in local.hs256_keys : { kid = k.kid, parameterName = k.parameter_name }], jwks = var.tokens.jwks, jwksUrl = var.tokens.jwks_url, issuer = var.tokens.issuer, audience = var.tokens.audience, ` +
     'maxTokenAgeSeconds = var.tokens.max_token_age_seconds, clockToleranceSeconds = var.tokens.clock_tolerance_seconds, secretsCacheSeconds = var.tokens.secrets_cache_seconds' +
     ' } : k => v if v != null }'
   );

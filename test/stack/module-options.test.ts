@@ -124,7 +124,7 @@ describe('module publish, history and logging variables', () => {
     }
     expect(r.aws_ssm_parameter.eventsock_publish_api_key_1.value).toBe('${random_password.eventsock_publish_api_key_1_value[0].result}');
     // The token secrets are untouched by the switch.
-    expect(r.aws_ssm_parameter.eventsock_token_secret_k1.count).toBeUndefined();
+    expect(r.aws_ssm_parameter.eventsock_token_secret.count).toBeUndefined();
     const policy = r.aws_iam_role_policy.eventsock_publish_policy.policy as string;
     expect(policy).toContain('"Sid":"ReadApiKeys","Action":"ssm:GetParameter","Resource":["${local.api_key_parameter_arns[0]}","${local.api_key_parameter_arns[1]}"]');
     expect(JSON.stringify(main)).not.toMatch(/aws_ssm_parameter\.eventsock_publish_api_key_\d\.arn/);
@@ -309,5 +309,67 @@ describe('module auth variable', () => {
     expect([refused.status, refused.out]).toEqual([1, expect.stringContaining('a namespace lists an auth mode that var.auth does not configure')]);
     const planned = plan(dir, [ns, 'auth={ api_key = {} }']);
     expect([planned.status, planned.out]).toEqual([0, expect.stringContaining('2 to add')]);
+  });
+});
+
+describe('module HS256 key slots', () => {
+  const tokenCases: Array<[string[], Parameters<typeof resolveConfig>[0]]> = [
+    [[], {}],
+    [['name=shop', 'tokens={ hs256_keys = [{ kid = "2025-a", parameter_name = "/shared/jwt/a" }, { kid = "2025-b" }] }'], { name: 'shop', tokens: { hs256Keys: [{ kid: '2025-a', parameterName: '/shared/jwt/a' }, { kid: '2025-b' }] } }],
+    [['tokens={ algorithms = ["RS256"], jwks_url = "https://id.example.com/jwks.json" }'], { tokens: { algorithms: ['RS256'], jwksUrl: 'https://id.example.com/jwks.json' } }],
+  ];
+
+  it('computes the same token settings as the stack, given, generated or absent', () => {
+    for (const [vars, config] of tokenCases) {
+      const expected = runtimeSettings(resolveConfig(config), { eventApiHttpHost: '', region: '' }).tokens;
+      expect([vars, evaluate(vars, 'local.token_settings')]).toEqual([vars, expected]);
+    }
+  });
+
+  it('generates a secret only for the slots without a parameter name', () => {
+    const ssm = main.resource.aws_ssm_parameter.eventsock_token_secret;
+    const pw = main.resource.random_password.eventsock_token_secret_value;
+    expect(pw.for_each).toBe(ssm.for_each);
+    expect(ssm.value).toBe('${random_password.eventsock_token_secret_value[each.key].result}');
+    expect(ssm.type).toBe('SecureString');
+    for (const [vars, config] of tokenCases) {
+      const r = resolveConfig(config);
+      const expected = Object.fromEntries(r.tokens.hs256Keys.filter((k) => k.generated).map((k) => [k.kid, { kid: k.kid, parameter_name: k.parameterName, generated: true }]));
+      expect([vars, evaluate(vars, bare(ssm.for_each))]).toEqual([vars, expected]);
+    }
+    expect(main.resource.aws_lambda_function.eventsock_authorizer.depends_on).toContain('aws_ssm_parameter.eventsock_token_secret');
+  });
+
+  it('lets the authorizer and history read every slot\'s parameter, and leaves the statement out without HS256', () => {
+    for (const fn of ['authorizer', 'history']) {
+      const policy = main.resource.aws_iam_role_policy[`eventsock_${fn}_policy`].policy as string;
+      expect(policy).toContain('%{ if length(local.token_secret_arns) > 0 },{"Effect":"Allow","Sid":"ReadTokenSecrets","Action":"ssm:GetParameter","Resource":${jsonencode(local.token_secret_arns)}}%{ endif }');
+    }
+    expect(main.locals.token_secret_arns).toBe(
+      '${[for k in local.hs256_keys : "arn:${data.aws_arn.eventsock_account.partition}:ssm:${data.aws_arn.eventsock_account.region}:${data.aws_arn.eventsock_account.account}:parameter${k.parameter_name}"]}',
+    );
+    expect(evaluate(tokenCases[1][0], '[for k in local.hs256_keys : k.parameter_name]')).toEqual(['/shared/jwt/a', '/shop/token-secret/2025-b']);
+    expect(evaluate(tokenCases[2][0], 'local.hs256_keys')).toEqual([]);
+    expect(outputs.token_secret_parameter_names.value).toBe('${[for k in local.hs256_keys : k.parameter_name]}');
+    expect(outputs.token_secret_kids.value).toBe('${[for k in local.hs256_keys : k.kid]}');
+    expect(outputs.token_secrets).toEqual({ description: expect.any(String), sensitive: true, value: '${[for kid, p in aws_ssm_parameter.eventsock_token_secret : p.value]}' });
+  });
+
+  it('refuses bad key slots naming tokens.hs256_keys', () => {
+    const bad: Array<[string, RegExp]> = [
+      ['tokens={ hs256_keys = [{ kid = "a" }, { kid = "b" }, { kid = "c" }] }', /tokens\.hs256_keys must hold at most 2 keys/],
+      ['tokens={ hs256_keys = [{ kid = "a" }, { kid = "a" }] }', /tokens\.hs256_keys must hold at most 2 keys with distinct kids/],
+      ['tokens={ hs256_keys = [{ kid = "has space" }] }', /tokens\.hs256_keys must hold/],
+      ['tokens={ hs256_keys = [{ kid = "a", parameter_name = "no-slash" }] }', /parameter_name an SSM parameter name/],
+      ['tokens={ hs256_keys = [] }', /tokens\.hs256_keys must hold at least one key when HS256 is allowed/],
+    ];
+    for (const [v, msg] of bad) {
+      const out = tfConsole(localsDir, [v], 'var.name').out.replace(/\s+/g, ' ');
+      expect([v, out]).toEqual([v, expect.stringMatching(msg)]);
+    }
+    // Core accepts the same boundary cases.
+    expect(() => resolveConfig({ tokens: { hs256Keys: [{ kid: 'a' }, { kid: 'a' }] } })).toThrow(/kid a is used twice/);
+    expect(() => resolveConfig({ tokens: { hs256Keys: [] } })).toThrow(/at least one key/);
+    expect(tfConsole(localsDir, ['tokens={ algorithms = ["RS256"], jwks_url = "https://x.example.com/j", hs256_keys = [] }'], 'var.name').out).toBe('"eventsock"');
   });
 });

@@ -86,7 +86,7 @@ describe('exported Terraform module', () => {
     expect(r.aws_appsync_channel_namespace.eventsock_namespace.name).toBe('${each.key}');
     expect(r.aws_appsync_channel_namespace.eventsock_namespace.code_handlers).toBe('${local.namespace_code}');
     expect((JSON.parse(read('main.tf.json')) as Json).locals.namespace_code).toContain('const SETTINGS = ${jsonencode({ namespaces = { for k, v in local.namespace_settings');
-    expect(r.aws_ssm_parameter.eventsock_token_secret_k1.name).toBe('/${var.name}/token-secret/k1');
+    expect(r.aws_ssm_parameter.eventsock_token_secret.name).toBe('${each.value.parameter_name}');
     const settings = r.aws_lambda_function.eventsock_publish.environment.variables.EVENTSOCK_SETTINGS as string;
     expect(settings).toContain('"namespaces":${jsonencode(local.namespace_settings)}');
     expect(settings).toContain('"tokens":${jsonencode(local.token_settings)}');
@@ -128,8 +128,7 @@ describe('exported Terraform module', () => {
       'aws_appsync_channel_namespace.eventsock_namespace',
       'random_password.eventsock_publish_api_key_1_value',
       'random_password.eventsock_publish_api_key_2_value',
-      'random_password.eventsock_token_secret_k1_value',
-      'random_password.eventsock_token_secret_k2_value',
+      'random_password.eventsock_token_secret_value',
       'aws_lambda_permission.eventsock_history_url_invoke.invoked_via_function_url',
       'aws_lambda_permission.eventsock_publish_url_invoke.invoked_via_function_url',
     ]);

@@ -37,7 +37,7 @@ function rewriteRefs(v: unknown, types: string[]): unknown {
     for (const t of types) {
       // A for-expression over a for_each resource: give it one stand-in instance.
       s = s.replace(new RegExp(`in ${t}\\.[a-z0-9_]+ :`, 'g'), `in { stub = { channel_namespace_arn = ${JSON.stringify(STAND_INS.channel_namespace_arn)} } } :`);
-      s = s.replace(new RegExp(`${t}\\.[a-z0-9_]+(?:\\[\\d+\\])?\\.([a-z_]+)(\\["[A-Z]+"\\])?`, 'g'), (_m, attr: string) => JSON.stringify(STAND_INS[attr] ?? 'not-validated'));
+      s = s.replace(new RegExp(`${t}\\.[a-z0-9_]+(?:\\[[^\\]]+\\])?\\.([a-z_]+)(\\["[A-Z]+"\\])?`, 'g'), (_m, attr: string) => JSON.stringify(STAND_INS[attr] ?? 'not-validated'));
     }
     return s;
   }
