@@ -110,7 +110,19 @@ export const MODULE_VARIABLES: ModuleVariable[] = [
         condition: '!contains(var.tokens.algorithms, "HS256") || var.tokens.hs256_keys == null || length(coalesce(var.tokens.hs256_keys, [])) > 0',
         errorMessage: 'tokens.hs256_keys must hold at least one key when HS256 is allowed.',
       },
-      { condition: 'var.tokens.jwks_url == null || can(regex("^https://", coalesce(var.tokens.jwks_url, "x")))', errorMessage: 'tokens.jwks_url must be an https:// URL.' },
+      { condition: 'var.tokens.jwks_url == null || can(regex("^https://\\\\S+$", coalesce(var.tokens.jwks_url, "x")))', errorMessage: 'tokens.jwks_url must be an https:// URL.' },
+      {
+        condition: `${each('var.tokens', `${optWhole('max_token_age_seconds', 1, 31_536_000)} && ${optWhole('clock_tolerance_seconds', 0, 300)} && ${optWhole('secrets_cache_seconds', 0, 3600)}`)}`,
+        errorMessage: 'tokens.max_token_age_seconds must be a whole number between 1 and 31536000, clock_tolerance_seconds between 0 and 300, secrets_cache_seconds between 0 and 3600.',
+      },
+      {
+        condition: 'alltrue([for l in [var.tokens.issuer, var.tokens.audience] : l == null || (length(coalesce(l, ["-"])) > 0 && alltrue([for x in coalesce(l, ["-"]) : length(x) > 0]))])',
+        errorMessage: 'tokens.issuer and tokens.audience must be non-empty lists of non-empty strings when set.',
+      },
+      {
+        condition: 'var.tokens.jwks == null || (length(coalesce(var.tokens.jwks, [{ kty = "-" }])) > 0 && alltrue([for k in coalesce(var.tokens.jwks, [{ kty = "-" }]) : contains(keys(k), "kty") && !contains(keys(k), "d")]))',
+        errorMessage: 'tokens.jwks must be a non-empty list of public JWKs, each with kty and none with d (a private key).',
+      },
     ],
   },
   {

@@ -367,6 +367,23 @@ describe('module HS256 key slots', () => {
       const out = tfConsole(localsDir, [v], 'var.name').out.replace(/\s+/g, ' ');
       expect([v, out]).toEqual([v, expect.stringMatching(msg)]);
     }
+    const tokensBad: Array<[string, RegExp]> = [
+      ['tokens={ max_token_age_seconds = 0 }', /tokens\.max_token_age_seconds must be a whole number between 1 and 31536000/],
+      ['tokens={ clock_tolerance_seconds = 301 }', /clock_tolerance_seconds between 0 and 300/],
+      ['tokens={ secrets_cache_seconds = 1.5 }', /secrets_cache_seconds between 0 and 3600/],
+      ['tokens={ issuer = [] }', /tokens\.issuer and tokens\.audience must be non-empty lists/],
+      ['tokens={ audience = [""] }', /tokens\.issuer and tokens\.audience must be non-empty lists/],
+      ['tokens={ algorithms = ["ES256"], jwks = [{ kty = "EC", d = "secret" }] }', /tokens\.jwks must be a non-empty list of public JWKs/],
+      ['tokens={ algorithms = ["ES256"], jwks = [{ crv = "P-256" }] }', /each with kty/],
+      ['tokens={ algorithms = ["ES256"], jwks_url = "https://" }', /tokens\.jwks_url must be an https:\/\/ URL/],
+    ];
+    for (const [v, msg] of tokensBad) {
+      const out = tfConsole(localsDir, [v], 'var.name').out.replace(/\s+/g, ' ');
+      expect([v, out]).toEqual([v, expect.stringMatching(msg)]);
+    }
+    for (const v of ['tokens={ max_token_age_seconds = 600, clock_tolerance_seconds = 0, secrets_cache_seconds = 3600, issuer = ["a"], audience = ["b"] }', 'tokens={ algorithms = ["ES256"], jwks = [{ kty = "EC", crv = "P-256", x = "x", y = "y" }] }']) {
+      expect([v, tfConsole(localsDir, [v], 'var.name').out]).toEqual([v, '"eventsock"']);
+    }
     // Core accepts the same boundary cases.
     expect(() => resolveConfig({ tokens: { hs256Keys: [{ kid: 'a' }, { kid: 'a' }] } })).toThrow(/kid a is used twice/);
     expect(() => resolveConfig({ tokens: { hs256Keys: [] } })).toThrow(/at least one key/);
