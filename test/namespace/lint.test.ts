@@ -27,7 +27,13 @@ const eslint = new ESLint({
       languageOptions: {
         ...recommended.languageOptions,
         sourceType: 'module',
-        parserOptions: { project: path.join(dir, 'tsconfig.lint.json'), tsconfigRootDir: dir },
+        parserOptions: {
+          project: path.join(dir, 'tsconfig.lint.json'),
+          tsconfigRootDir: dir,
+          // With CI=true typescript-eslint infers a "single run" and parses the file from disk,
+          // not the text given to lintText, so the bad sample below would lint as handlers.js.
+          disallowAutomaticSingleRunInference: true,
+        },
       },
     },
   ],
