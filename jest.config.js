@@ -10,5 +10,6 @@ module.exports = {
   transformIgnorePatterns: ['/node_modules/(?!(jose|ulid)/)'],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
   testTimeout: 30000,
+  setupFiles: ['<rootDir>/test/support/env.js'],
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
 };
