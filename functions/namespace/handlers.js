@@ -12,7 +12,10 @@
  *   event `{ event, data? }` is checked against the token's publish grants (carried
  *   in the authorizer's handlerContext) and wrapped in the envelope
  *   `{ id, event, channel, data, meta: { uid, umd } }`; id and meta come from here
- *   and from the verified identity, never from the payload. Refused events come
+ *   and from the verified identity, never from the payload. A client-chosen
+ *   `nonce` (1-64 of A-Z a-z 0-9 _ -) is copied as a top-level `nonce` (never into
+ *   meta: it is the publisher's own marker for echo control, not an identity
+ *   claim); a malformed one fails that event (INVALID_NONCE). Refused events come
  *   back as `{ id, error }`, which the service reports to the publisher as failed.
  * - Anything else (API key, OIDC, Cognito, or a namespace without client
  *   publishing) is refused outright.
@@ -29,6 +32,8 @@ const SETTINGS = { namespaces: null, maxDataBytes: 32768 }; // @eventsock:settin
 
 const RESERVED_PREFIX = 'eventsock.';
 const EVENT_NAME_MAX = 128;
+const NONCE_MAX = 64;
+const NONCE_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-';
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const HEX = '0123456789abcdef';
 // APPSYNC_JS has no counting for-loop; these index lists stand in for one.
@@ -123,6 +128,18 @@ function eventNameProblem(name) {
   return null;
 }
 
+// The client's echo-control marker: absent (undefined or null) or a short safe token.
+function nonceProblem(nonce) {
+  if (nonce === undefined || nonce === null) return null;
+  let ok = typeof nonce === 'string' && nonce.length > 0 && nonce.length <= NONCE_MAX;
+  if (ok) {
+    for (const ch of nonce.split('')) {
+      if (NONCE_CHARS.indexOf(ch) < 0) ok = false;
+    }
+  }
+  return ok ? null : `INVALID_NONCE: nonce must be 1-${NONCE_MAX} characters of A-Z a-z 0-9 _ -`;
+}
+
 // UTF-8 length of a string without charCodeAt (not in APPSYNC_JS): a UTF-16 unit
 // is at most 3 bytes, so only long strings need the exact count from base64.
 function utf8Bytes(s) {
@@ -201,15 +218,16 @@ function clientEvent(incoming, allowed, channel, meta, state) {
   if (allowed !== true && !allowed.includes(p.event)) {
     return { id: incoming.id, error: `EVENT_NOT_ALLOWED: the token does not allow event '${p.event}' on ${channel}` };
   }
+  const badNonce = nonceProblem(p.nonce);
+  if (badNonce !== null) return { id: incoming.id, error: badNonce };
   const data = p.data === undefined ? null : p.data;
   const bytes = utf8Bytes(JSON.stringify(data));
   if (bytes > SETTINGS.maxDataBytes) {
     return { id: incoming.id, error: `DATA_TOO_LARGE: data is ${bytes} bytes serialized; at most ${SETTINGS.maxDataBytes} are allowed` };
   }
-  return {
-    id: incoming.id,
-    payload: { id: nextUlid(state), event: p.event, channel, data, meta: { uid: meta.uid, umd: meta.umd } },
-  };
+  const payload = { id: nextUlid(state), event: p.event, channel, data, meta: { uid: meta.uid, umd: meta.umd } };
+  if (typeof p.nonce === 'string') payload.nonce = p.nonce;
+  return { id: incoming.id, payload };
 }
 
 export function onPublish(ctx) {

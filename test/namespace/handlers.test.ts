@@ -65,6 +65,39 @@ describe('onPublish for clients (Lambda-authorized)', () => {
     expect(env.meta).toEqual({ uid: 'user-1', umd: { name: 'Ada', role: 'admin' } });
   });
 
+  test("a client's nonce is copied to the envelope's top level, never into meta", () => {
+    const [out] = onPublish(publish('/chat/room-1', client, [{ event: 'chat.message', data: 1, nonce: 'a1B2_c3-D4' }]));
+    const env = out.payload as Record<string, unknown>;
+    expect(Object.keys(env).sort()).toEqual(['channel', 'data', 'event', 'id', 'meta', 'nonce']);
+    expect(env.nonce).toBe('a1B2_c3-D4');
+    expect(env.meta).toEqual({ uid: 'user-1', umd: { name: 'Ada', role: 'admin' } });
+    // Absent or null: no nonce field at all.
+    const [plain, nulled] = onPublish(publish('/chat/room-1', client, [{ event: 'chat.message' }, { event: 'chat.message', nonce: null }]));
+    expect(plain.payload).not.toHaveProperty('nonce');
+    expect(nulled.payload).not.toHaveProperty('nonce');
+  });
+
+  test.each([
+    ['a number', 7],
+    ['an object', { uid: 'admin' }],
+    ['an empty string', ''],
+    ['65 characters', 'n'.repeat(65)],
+    ['a space', 'a b'],
+    ['a quote', 'a"b'],
+    ['a non-ASCII letter', 'nonceé'],
+    ['a control character', 'a\nb'],
+  ])('a malformed nonce (%s) fails that event alone with INVALID_NONCE', (_label, nonce) => {
+    const out = onPublish(publish('/chat/room-1', client, [{ event: 'chat.message', nonce }, { event: 'chat.message', nonce: 'ok' }]));
+    expect(out.map(errorCode)).toEqual(['INVALID_NONCE', undefined]);
+    expect(out[0].payload).toBeUndefined();
+    expect(out[1].payload).toMatchObject({ nonce: 'ok' });
+  });
+
+  test('a 64-character nonce is accepted', () => {
+    const [out] = onPublish(publish('/chat/room-1', client, [{ event: 'chat.message', nonce: 'Z'.repeat(64) }]));
+    expect(out.payload).toMatchObject({ nonce: 'Z'.repeat(64) });
+  });
+
   test('uid and umd are null when the token carries none', () => {
     const anon = lambdaIdentity({ publish: [['/chat/*', true]] });
     const [out] = onPublish(publish('/chat/room-1', anon, [{ event: 'x' }]));
