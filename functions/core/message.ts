@@ -44,6 +44,18 @@ export interface MessageRules {
 
 export const MESSAGE_FIELDS = ['channel', 'event', 'data', 'deduplicationId', 'eagerIdGeneration', 'store', 'emitPubSubEvent'] as const;
 
+/**
+ * A message id: a ULID as Eventsock gives them out (26 Crockford base32 characters,
+ * upper case, the first 0-7 so the 48-bit time fits). Ids compare as strings in
+ * time order, which is what `after` / `since` rely on.
+ */
+export const MESSAGE_ID_RE = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
+
+/** True when `s` is a message id (see MESSAGE_ID_RE). */
+export function isMessageId(s: unknown): s is string {
+  return typeof s === 'string' && MESSAGE_ID_RE.test(s);
+}
+
 /** Printable ASCII without spaces: ids end up in logs and DynamoDB keys. */
 const DEDUP_ID_RE = /^[\x21-\x7e]+$/;
 

@@ -14,9 +14,10 @@ import { isGranted } from '../core/claims';
 import type { RuntimeSettings } from '../core/config';
 import { EventsockError } from '../core/errors';
 import { LIMITS } from '../core/limits';
+import { isMessageId } from '../core/message';
 import { bearerToken, errorBody, header, isHttpEvent, json, toErrorBody, type ErrorBody, type HttpEvent, type HttpResult } from '../shared/http';
 import { createLogger, type Logger } from '../shared/log';
-import { queryMessages } from '../shared/messages-table';
+import { queryMessages, type MessagePage } from '../shared/messages-table';
 import type { SecretSource } from '../shared/secrets';
 import { createTokenVerifier, type TokenVerifier } from '../tokens/verify';
 
@@ -46,7 +47,6 @@ export interface HistoryHandlerDeps {
 
 export type HistoryHandler = (event: HttpEvent | HistoryQuery) => Promise<HttpResult | HistoryBody>;
 
-const ULID_RE = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
 const QUERY_FIELDS = ['channel', 'after', 'limit'];
 const HISTORY_PATHS = new Set(['/history', '/history/']);
 const PREFLIGHT_MAX_AGE_SECONDS = 600;
@@ -61,7 +61,7 @@ export function parseHistoryQuery(q: Record<string, unknown>, settings: Pick<Run
   if (!settings.namespaces[channel.namespace]) throw bad('UNKNOWN_NAMESPACE', `channel: namespace ${JSON.stringify(channel.namespace)} is not configured`, 'channel');
   let after: string | undefined;
   if (q.after !== undefined && q.after !== '') {
-    if (typeof q.after !== 'string' || !ULID_RE.test(q.after)) throw bad('INVALID_FIELD', 'after must be a message id (a 26-character ULID)', 'after');
+    if (!isMessageId(q.after)) throw bad('INVALID_FIELD', 'after must be a message id (a 26-character ULID)', 'after');
     after = q.after;
   }
   let limit: number = LIMITS.historyDefaultLimit;
@@ -89,11 +89,20 @@ export function createHistoryHandler(deps: HistoryHandlerDeps): HistoryHandler {
     return { vary: 'Origin' };
   }
 
-  /** Reads a page; the body is assembled around the stored envelope strings, which are already JSON. */
-  async function page(q: { channel: Channel; after?: string; limit: number }): Promise<{ text: string; count: number; next?: string }> {
-    const p = await queryMessages(deps.dynamo, settings.tables.messages, { channel: q.channel.path, after: q.after, limit: q.limit, nowMs: now() });
+  const page = (q: { channel: Channel; after?: string; limit: number }): Promise<MessagePage> =>
+    queryMessages(deps.dynamo, settings.tables.messages, { channel: q.channel.path, after: q.after, limit: q.limit, nowMs: now() });
+
+  /** The HTTP body, assembled around the stored envelope strings, which are already JSON: nothing is parsed. */
+  function pageText(channel: Channel, p: MessagePage): string {
     const next = p.next !== undefined ? `,"next":${JSON.stringify(p.next)}` : '';
-    return { text: `{"channel":${JSON.stringify(q.channel.path)},"items":[${p.messages.map((m) => m.envelope).join(',')}]${next}}`, count: p.messages.length, next: p.next };
+    return `{"channel":${JSON.stringify(channel.path)},"items":[${p.messages.map((m) => m.envelope).join(',')}]${next}}`;
+  }
+
+  /** The invoke answer is an object (Lambda serializes it): each stored envelope is parsed once. */
+  function pageBody(channel: Channel, p: MessagePage): HistoryPageBody {
+    const body: HistoryPageBody = { channel: channel.path, items: p.messages.map((m) => JSON.parse(m.envelope) as unknown) };
+    if (p.next !== undefined) body.next = p.next;
+    return body;
   }
 
   async function http(event: HttpEvent, log: Logger): Promise<HttpResult> {
@@ -132,15 +141,15 @@ export function createHistoryHandler(deps: HistoryHandlerDeps): HistoryHandler {
       return json(403, errorBody('FORBIDDEN', `the token does not grant history on ${q.channel.path}`, { field: 'channel' }), c);
     }
     const p = await page(q);
-    log.info('history', { channel: q.channel.path, count: p.count, uid: v.claims.uid });
-    return { statusCode: 200, headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...c }, body: p.text };
+    log.info('history', { channel: q.channel.path, count: p.messages.length, uid: v.claims.uid });
+    return { statusCode: 200, headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...c }, body: pageText(q.channel, p) };
   }
 
   async function invoke(payload: unknown): Promise<HistoryBody> {
     if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return errorBody('INVALID_MESSAGE', 'the payload must be { channel, after?, limit? }', { field: 'payload' });
     try {
       const q = parseHistoryQuery(payload as Record<string, unknown>, settings, false);
-      return JSON.parse((await page(q)).text) as HistoryPageBody;
+      return pageBody(q.channel, await page(q));
     } catch (e) {
       if (e instanceof EventsockError) return toErrorBody(e);
       throw e;

@@ -5,6 +5,7 @@ import { memoryLogger } from '../../functions/shared/log';
 import { staticSecretSource } from '../../functions/shared/secrets';
 import { putMessage } from '../../functions/shared/messages-table';
 import { newUlid } from '../../functions/publish/ids';
+import { isMessageId, MESSAGE_ID_RE } from '../../functions/core/message';
 import { CREDENTIALS, httpEvent, startRig, type Rig } from '../publish/support';
 
 const SECRET = 'history-test-secret-0123456789abcdef';
@@ -162,5 +163,30 @@ describe('history by invoke', () => {
     });
     expect(await h({ channel: '/default/inv-hist', after: ids[1] })).toEqual({ channel: '/default/inv-hist', items: [expect.objectContaining({ id: ids[2] })] });
     expect(await h({ channel: 'x', limit: '5' } as never)).toEqual({ error: expect.objectContaining({ field: 'limit' }) });
+  });
+
+  it('parses each stored envelope once and never re-parses a whole page it built as text', async () => {
+    const ids = await seed('inv-once', 2, 60);
+    const spy = jest.spyOn(JSON, 'parse');
+    try {
+      const body = await history()({ channel: 'inv-once' });
+      expect(body).toEqual({ channel: '/default/inv-once', items: ids.map((id) => expect.objectContaining({ id })) });
+      const texts = spy.mock.calls.map((c) => String(c[0]));
+      expect(texts.filter((t) => t.startsWith('{"channel":'))).toEqual([]);
+      for (const id of ids) expect(texts.filter((t) => t.startsWith(`{"id":"${id}"`))).toHaveLength(1);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
+
+describe('isMessageId (core)', () => {
+  it('accepts the ids publish gives out and nothing else', async () => {
+    const ids = await seed('ids-shape', 2, 60);
+    for (const id of [...ids, newUlid(Date.now()), '7ZZZZZZZZZZZZZZZZZZZZZZZZZ', '00000000000000000000000000']) expect(isMessageId(id)).toBe(true);
+    for (const bad of ['', '8ZZZZZZZZZZZZZZZZZZZZZZZZZ', ids[0].toLowerCase(), `${ids[0]}0`, ids[0].slice(1), '0000000000000000000000000I', 'O0000000000000000000000000', 26, null, undefined, [ids[0]]]) {
+      expect(isMessageId(bad)).toBe(false);
+    }
+    expect(MESSAGE_ID_RE.source).toBe('^[0-7][0-9A-HJKMNP-TV-Z]{25}$');
   });
 });
