@@ -20,9 +20,15 @@ type Send = Pick<DynamoDBClient, 'send'>;
 
 const EXPIRED_READ_LIMIT = 1000;
 
-/** The expiry of a message stored for `store` seconds from `nowMs`: undefined for -1 (forever). */
+/**
+ * The expiry of a message stored for `store` seconds from `nowMs`: undefined for -1
+ * (forever). Rounded up to the next whole second, so a message is kept for at least
+ * `store` seconds (at most one more): rounding down would cut up to a second off,
+ * which for `store: 1` can be nearly all of it. Reads treat an item as expired from
+ * the second `expiresAt` on (`expiresAt <= now` in whole seconds).
+ */
 export function expiryFor(store: number, nowMs: number): number | undefined {
-  return store === -1 ? undefined : Math.floor(nowMs / 1000) + store;
+  return store === -1 ? undefined : Math.ceil(nowMs / 1000) + store;
 }
 
 export async function putMessage(dynamo: Send, table: string, m: StoredMessage): Promise<void> {

@@ -80,6 +80,17 @@ describe('history over HTTP', () => {
     expect((await get({ channel: '/chat/exp' }, t2)).body.items.map((m: { id: string }) => m.id)).toEqual(forever);
   });
 
+  it('keeps a message for the whole of its store seconds when published late in a second, and not a second longer', async () => {
+    clock += 999;
+    const [id] = await seed('/chat/whole', 1, 10);
+    const t = await token({ '/chat/whole': { history: true } }, { ttlSeconds: 3600 });
+    const ids = async () => (await get({ channel: '/chat/whole' }, t)).body.items.map((m: { id: string }) => m.id);
+    clock += 9_999;
+    expect(await ids()).toEqual([id]);
+    clock += 1_001;
+    expect(await ids()).toEqual([]);
+  });
+
   it('skips a long run of expired messages not yet deleted and still finds the live ones', async () => {
     const nowS = Math.floor(clock / 1000);
     const ids = Array.from({ length: 152 }, (_x, i) => newUlid(clock - 200_000 + i)).sort();
