@@ -181,6 +181,40 @@ describe(`aws-amplify ${AMPLIFY_VERSION} events, Lambda tokens`, () => {
     await received(amplify, 'lobby', 'after-denial');
     expect(amplify.messages.filter((m) => m.ev === 'ws-open')).toHaveLength(1);
   });
+  it('takes a channel without the leading slash as the user wrote it, and normalises it everywhere', async () => {
+    const alice = await signToken({ secret: TOKEN_SECRET, kid: 'k1', uid: 'alice', channels: { '/chat/*': { subscribe: true, publish: true } } });
+    await amplify.ok('connect', { channel: 'chat/bare', options: lambda() });
+    await amplify.ok('subscribe', { channel: 'chat/bare', sub: 'bare' });
+    // Amplify sends the channel exactly as given to events.connect (no slash added over the socket).
+    expect(sent(amplify, 'subscribe').at(-1)).toMatchObject({ channel: 'chat/bare', payload: { channel: 'chat/bare' } });
+    await publishApi({ channel: '/chat/bare', event: 'to-bare' });
+    expect(await received(amplify, 'bare', 'to-bare')).toMatchObject({ channel: '/chat/bare' });
+    await amplify.ok('publish', { channel: 'chat/bare', event: { event: 'bare-socket' }, options: { authMode: 'lambda', authToken: alice } });
+    expect(sent(amplify, 'publish').at(-1)).toMatchObject({ channel: 'chat/bare' });
+    expect(await received(amplify, 'bare', 'bare-socket')).toMatchObject({ channel: '/chat/bare', meta: { uid: 'alice' } });
+    // events.post adds the slash itself.
+    await amplify.ok('post', { channel: 'chat/bare', event: { event: 'bare-post' }, options: lambda() });
+    expect(await received(amplify, 'bare', 'bare-post')).toMatchObject({ channel: '/chat/bare', meta: { uid: 'dev' } });
+  });
+
+  it('rejects events.post refused by the authorizer with the service error type and text', async () => {
+    const reader = await signToken({ secret: TOKEN_SECRET, kid: 'k1', uid: 'reader', channels: { '/chat/*': { subscribe: true } } });
+    const res = await amplify.call('post', { channel: '/chat/lobby', event: { event: 'http-not-allowed' }, options: { authMode: 'lambda', authToken: reader } });
+    expect(res).toMatchObject({ ev: 'failed', error: { name: 'UnauthorizedException' } });
+    expect((res.error as { message: string }).message).not.toMatch(/unknown error/i);
+  });
+
+  it('unsubscribes: the emulator acknowledges the id Amplify subscribed with, and delivery stops', async () => {
+    await amplify.ok('unsubscribe', { sub: 'bare' });
+    const subscribeId = sent(amplify, 'subscribe').find((f) => f.channel === 'chat/bare')!.id;
+    await amplify.waitJson((m) => m.ev === 'ws-in' && (m.frame as Line).type === 'unsubscribe_success' && (m.frame as Line).id === subscribeId, 'unsubscribe_success');
+    expect(sent(amplify, 'unsubscribe')).toEqual([{ type: 'unsubscribe', id: subscribeId }]);
+    await publishApi({ channel: '/chat/bare', event: 'after-unsubscribe' });
+    // The lobby subscription on the same socket is the barrier: once it has its event, the other was not sent.
+    await publishApi({ channel: '/chat/lobby', event: 'barrier' });
+    await received(amplify, 'lobby', 'barrier');
+    expect(amplify.messages.some((m) => m.ev === 'ws-in' && JSON.stringify(m.frame).includes('after-unsubscribe'))).toBe(false);
+  });
 });
 
 describe(`aws-amplify ${AMPLIFY_VERSION} events, API key`, () => {
