@@ -68,7 +68,14 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
 
   async function attempt(channel: string, events: string[], timeoutMs: number): Promise<AttemptResult> {
     const req = eventRequest(deps.host, { kind: 'publish', channel, events });
-    const signed = await signer.sign({ ...req, query: {} } as unknown as HttpRequest);
+    let signed: HttpRequest;
+    try {
+      signed = await signer.sign({ ...req, query: {} } as unknown as HttpRequest);
+    } catch (e) {
+      // Credentials that cannot be had now (a provider failing) may be there on the next try.
+      // Only the error's name: a provider's message is not ours to repeat.
+      return { retry: true, failure: { code: 'DELIVERY_FAILED', message: `the delivery could not be signed (${(e as Error)?.name ?? 'error'})` } };
+    }
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(signed.headers)) if (k.toLowerCase() !== 'host') headers[k] = String(v);
     let res: Response;

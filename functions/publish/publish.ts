@@ -16,7 +16,7 @@ import { EventsockError } from '../core/errors';
 import type { Logger } from '../shared/log';
 import { deleteMessage, expiryFor, putMessage } from '../shared/messages-table';
 import type { Dedup } from './dedup';
-import type { Deliverer } from './deliver';
+import type { Deliverer, EventOutcome } from './deliver';
 import type { IdAllocator } from './ids';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
@@ -132,11 +132,18 @@ export async function publishMessages(messages: ValidatedMessage[], deps: Publis
 
       for (let start = 0; start < ready.length; start += LIMITS.eventsPerPublish) {
         const chunk = ready.slice(start, start + LIMITS.eventsPerPublish);
-        const outcomes = await deps.deliverer.deliver(
-          channel,
-          chunk.map((k) => envelopes[k]),
-          deliverBy,
-        );
+        let outcomes: EventOutcome[];
+        try {
+          outcomes = await deps.deliverer.deliver(
+            channel,
+            chunk.map((k) => envelopes[k]),
+            deliverBy,
+          );
+        } catch (e) {
+          // Never leave the chunk unanswered: its stored copies and dedup claims are undone below.
+          deps.logger.error('delivery failed unexpectedly', { channel, error: (e as Error)?.name ?? 'error' });
+          outcomes = chunk.map(() => ({ ok: false as const, code: 'DELIVERY_FAILED', message: 'the message could not be delivered; it was not published' }));
+        }
         outcomes.forEach((o, j) => {
           const k = chunk[j];
           const i = idx[k];

@@ -314,6 +314,26 @@ describe('store', () => {
     expect(r).toEqual({ error: expect.objectContaining({ code: 'DELIVERY_REFUSED' }) });
     expect(await stored('/default/st-fail')).toEqual([]);
   });
+  it('a delivery that cannot be signed is a failed publish: nothing stored is left, the claim is given back, the message is not reported', async () => {
+    const logger = memoryLogger();
+    const broken = handler({
+      logger,
+      credentials: async () => {
+        throw new Error('provider said: secretAccessKey=CRED-SECRET-0451');
+      },
+      delivery: { budgetMs: 100, baseDelayMs: 5, maxDelayMs: 20 },
+    });
+    const r = parse(await broken(post({ channel: '/default/st-nocreds', event: 'e', store: -1, deduplicationId: 'nocreds-1' })));
+    expect(r.status).toBe(502);
+    expect(r.body).toEqual({ error: expect.objectContaining({ code: 'DELIVERY_FAILED' }) });
+    expect(await stored('/default/st-nocreds')).toEqual([]);
+    expect(JSON.stringify(r.body) + JSON.stringify(logger.entries)).not.toContain('CRED-SECRET-0451');
+    // The retry publishes at once (the failed claim was released, not left pending).
+    const retry = (await handler()({ channel: '/default/st-nocreds', event: 'e', store: -1, deduplicationId: 'nocreds-1' })) as { id: string; duplicate?: true };
+    expect(retry.duplicate).toBeUndefined();
+    expect(rig.endpoint.received.flatMap((x) => x.events).map((e) => e.id)).toEqual([retry.id]);
+    expect((await stored('/default/st-nocreds')).map((i) => i.id.S)).toEqual([retry.id]);
+  });
 });
 
 describe('delivery', () => {
