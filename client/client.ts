@@ -12,7 +12,7 @@
  * - one refused subscription rejects that subscribe() alone;
  * - echo control: drop the messages this client published itself.
  */
-import { parseChannel } from '../functions/core/channels';
+import { parseChannel, subscriptionMatches } from '../functions/core/channels';
 import { utf8Length, type JsonValue } from '../functions/core/claims';
 import { isEnvelope, validateEventName, type Envelope } from '../functions/core/envelope';
 import { EventsockError } from '../functions/core/errors';
@@ -590,50 +590,67 @@ class Client implements EventsockClient {
     if (list.length === 0 || list.length > LIMITS.eventsPerPublish) {
       throw new EventsockClientError('INVALID_ARGUMENT', `a publish carries 1 to ${LIMITS.eventsPerPublish} events (got ${list.length})`, { field: 'events', limit: LIMITS.eventsPerPublish });
     }
-    const payloads = list.map((e, i) => {
-      const field = `events[${i}]`;
-      if (!e || typeof e !== 'object') throw new EventsockClientError('INVALID_ARGUMENT', `${field} must be { event, data? }`, { field });
-      try {
-        validateEventName(e.event, { field: `${field}.event` });
-      } catch (err) {
-        throw asClientError(err, 'INVALID_ARGUMENT');
-      }
-      const body: Record<string, unknown> = { event: e.event, data: e.data ?? null };
-      // With echo off the nonce rides along so this client can recognise its own messages.
-      if (!this.echo.echo) body.nonce = this.echo.nonce;
-      let text: string;
-      try {
-        text = JSON.stringify(body);
-      } catch {
-        throw new EventsockClientError('INVALID_ARGUMENT', `${field}.data must be JSON-serialisable`, { field: `${field}.data` });
-      }
-      const bytes = utf8Length(text);
-      if (bytes > LIMITS.eventMaxBytes) {
-        throw new EventsockClientError('INVALID_ARGUMENT', `${field} is ${bytes} bytes serialized; at most ${LIMITS.eventMaxBytes} are allowed`, { field, limit: LIMITS.eventMaxBytes });
-      }
-      return text;
-    });
-    await this.whenConnected();
+    // With echo off each event carries a fresh nonce (client/echo.ts), remembered for the
+    // subscriptions that will receive it; forgotten again if this publish never goes out.
+    const segments = path.split('/').slice(1);
+    const matching = this.echo.echo ? [] : [...this.subs.values()].filter((s) => subscriptionMatches(parseChannel(s.channel, { allowWildcard: true }), segments)).map((s) => s.id);
+    const nonces: Array<string | undefined> = [];
+    let payloads: string[];
+    try {
+      payloads = list.map((e, i) => this.serializeEvent(e, i, path, matching, nonces));
+    } catch (e) {
+      this.echo.forget(nonces);
+      throw e;
+    }
     const id = randomId();
     let authorization: Record<string, string>;
     try {
+      await this.whenConnected();
       authorization = await this.connectAuth.authorize({ kind: 'publish', channel: path, events: payloads });
     } catch (e) {
+      this.echo.forget(nonces);
       throw asClientError(e, 'INVALID_AUTH');
     }
-    const forget = this.echo.remember(path, list);
     let frame: Record<string, unknown>;
     try {
       frame = await this.request('publish', id, { type: 'publish', id, channel: path, events: payloads, authorization });
     } catch (e) {
-      forget();
       const c = asClientError(e, 'PUBLISH_REFUSED');
+      // A refused publish delivers nothing; after a drop or a timeout the echo may still come.
+      if (c.code === 'PUBLISH_REFUSED') this.echo.forget(nonces);
       throw new PublishError(c.code as ClientErrorCode, `publish to ${path} failed: ${c.message}`, path, c.errors);
     }
-    return {
+    const result: PublishResult = {
       successful: Array.isArray(frame.successful) ? (frame.successful as PublishResult['successful']) : [],
       failed: Array.isArray(frame.failed) ? (frame.failed as PublishResult['failed']) : [],
     };
+    this.echo.forget(result.failed.map((f) => (typeof f?.index === 'number' ? nonces[f.index] : undefined)));
+    return result;
+  }
+
+  private serializeEvent(e: ClientEvent, i: number, path: string, matching: string[], nonces: Array<string | undefined>): string {
+    const field = `events[${i}]`;
+    if (!e || typeof e !== 'object') throw new EventsockClientError('INVALID_ARGUMENT', `${field} must be { event, data? }`, { field });
+    try {
+      validateEventName(e.event, { field: `${field}.event` });
+    } catch (err) {
+      throw asClientError(err, 'INVALID_ARGUMENT');
+    }
+    const body: Record<string, unknown> = { event: e.event, data: e.data ?? null };
+    const nonce = this.echo.mark(path, e.event, matching);
+    nonces.push(nonce);
+    if (nonce !== undefined) body.nonce = nonce;
+    let text: string;
+    try {
+      text = JSON.stringify(body);
+    } catch {
+      throw new EventsockClientError('INVALID_ARGUMENT', `${field}.data must be JSON-serialisable`, { field: `${field}.data` });
+    }
+    const bytes = utf8Length(text);
+    if (bytes > LIMITS.eventMaxBytes) {
+      throw new EventsockClientError('INVALID_ARGUMENT', `${field} is ${bytes} bytes serialized; at most ${LIMITS.eventMaxBytes} are allowed`, { field, limit: LIMITS.eventMaxBytes });
+    }
+    return text;
   }
 
   private whenConnected(): Promise<void> {

@@ -1,64 +1,102 @@
 /**
  * Echo control: recognising the messages this client published itself.
  *
- * Each published event carries the client's nonce. When the namespace handler
- * copies it into the envelope, that settles it; the nonce is removed either way,
- * since it is the client's business, not the application's. When the envelope
- * carries no nonce (the deployed handlers rebuild envelopes from `event` and `data`
- * only), fall back to what this client published (channel, event, data) within a
- * minute, once per subscription: identical messages are indistinguishable anyway.
+ * With echo off, every published event carries a fresh random `nonce` (12 random
+ * bytes, hex). The namespace handler copies it to the envelope's top level
+ * (functions/namespace/handlers.js), and this filter drops an envelope whose nonce
+ * it handed out, once per subscription, then forgets the nonce: when every
+ * subscription that matched the channel at publish time has dropped its copy, or
+ * after REMEMBER_MS at the latest.
+ *
+ * Why per message and not one nonce per connection: every subscriber of the
+ * channel sees the nonce. With a per-connection nonce anyone could publish
+ * messages carrying it and this client would silently drop them all. A per-message
+ * nonce is consumed by the echo it marks, so copying a nonce that was already
+ * seen achieves nothing (the copy is delivered like any other message). The only
+ * window left is a copy overtaking the original on its way to this client, and
+ * even then the copy must have the same channel and event name to be dropped
+ * (the original is then delivered instead: nothing is lost that was not the
+ * client's own).
+ *
+ * There is no fallback by content (channel, event, data): it cannot tell this
+ * client's message from an identical one published by someone else (the same user
+ * on another device, say) and dropped those. An envelope without a nonce is
+ * always delivered, so against a namespace handler that does not keep the nonce
+ * (a stack deployed before it did) echo off delivers the client's own messages
+ * rather than losing anybody else's. IAM publishes over the socket pass through
+ * the handler unchanged, nonce included, so they need no fallback either.
+ *
+ * The nonce is removed from every envelope before delivery: it is the client's
+ * business, not the application's.
  */
 import type { Envelope } from '../functions/core/envelope';
 import { randomId } from './ids';
 
-const REMEMBER_MS = 60_000;
+/** How long a nonce waits for its echo. */
+export const REMEMBER_MS = 60_000;
+
+interface Sent {
+  channel: string;
+  event: string;
+  /** Subscriptions that matched the channel when it was published and have not dropped it yet. */
+  waiting: Set<string>;
+  /** Subscriptions that dropped it: a second copy on one of them is not an echo. */
+  dropped: Set<string>;
+  expires: number;
+}
 
 export class EchoFilter {
-  /** Per-connection (per-client) nonce sent with every published event. */
-  readonly nonce = randomId(8);
-  private readonly own = new Map<string, { count: number; droppedBy: Map<string, number>; expires: number }>();
+  private readonly sent = new Map<string, Sent>();
 
   /** Deliver own messages back (true) or drop them (false). */
   constructor(readonly echo: boolean) {}
 
-  /** Is this envelope one of ours that must not be delivered? Strips the nonce. */
+  /**
+   * A fresh nonce for one event about to be published (undefined with echo on: then
+   * nothing is marked). `subscriptions`: this client's subscriptions that match
+   * the channel now. Call before sending: an echo can beat publish_success.
+   */
+  mark(channel: string, event: string, subscriptions: Iterable<string>): string | undefined {
+    if (this.echo) return undefined;
+    const now = Date.now();
+    this.prune(now);
+    const nonce = randomId(12);
+    this.sent.set(nonce, { channel, event, waiting: new Set(subscriptions), dropped: new Set(), expires: now + REMEMBER_MS });
+    return nonce;
+  }
+
+  /** The publish of these nonces failed: no echo will come. */
+  forget(nonces: Iterable<string | undefined>): void {
+    for (const n of nonces) if (n !== undefined) this.sent.delete(n);
+  }
+
+  /** Is this envelope one of ours that this subscription must not deliver? Strips the nonce either way. */
   isOwnEcho(subscriptionId: string, env: Envelope): boolean {
     const e = env as Envelope & { nonce?: unknown };
-    if (e.nonce !== undefined) {
-      const mine = e.nonce === this.nonce;
-      delete e.nonce;
-      return mine && !this.echo;
-    }
-    if (this.echo || this.own.size === 0) return false;
+    if (e.nonce === undefined) return false;
+    const nonce = e.nonce;
+    delete e.nonce;
+    if (typeof nonce !== 'string' || this.sent.size === 0) return false;
     const now = Date.now();
-    for (const [k, r] of this.own) if (r.expires < now) this.own.delete(k);
-    const rec = this.own.get(echoKey(env.channel, env.event, env.data));
-    if (!rec) return false;
-    const dropped = rec.droppedBy.get(subscriptionId) ?? 0;
-    if (dropped >= rec.count) return false;
-    rec.droppedBy.set(subscriptionId, dropped + 1);
+    this.prune(now);
+    const s = this.sent.get(nonce);
+    if (!s || s.channel !== env.channel || s.event !== env.event || s.dropped.has(subscriptionId)) return false;
+    s.dropped.add(subscriptionId);
+    s.waiting.delete(subscriptionId);
+    if (s.waiting.size === 0) this.sent.delete(nonce);
     return true;
   }
 
-  /** Call before sending (echoes can beat publish_success); returns the undo for a failed publish. */
-  remember(channel: string, events: Array<{ event: string; data?: unknown }>): () => void {
-    if (this.echo) return () => undefined;
-    const keys = events.map((e) => echoKey(channel, e.event, e.data ?? null));
-    this.adjust(keys, 1);
-    return () => this.adjust(keys, -1);
+  /** Nonces still waiting for an echo (for tests and leak checks). */
+  get size(): number {
+    return this.sent.size;
   }
 
-  private adjust(keys: string[], delta: 1 | -1): void {
-    for (const k of keys) {
-      const rec = this.own.get(k) ?? { count: 0, droppedBy: new Map<string, number>(), expires: 0 };
-      rec.count += delta;
-      rec.expires = Date.now() + REMEMBER_MS;
-      if (rec.count <= 0) this.own.delete(k);
-      else this.own.set(k, rec);
+  private prune(now: number): void {
+    // Insertion order is expiry order: stop at the first live one.
+    for (const [k, s] of this.sent) {
+      if (s.expires > now) break;
+      this.sent.delete(k);
     }
   }
-}
-
-function echoKey(channel: string, event: string, data: unknown): string {
-  return `${channel}\n${event}\n${JSON.stringify(data ?? null)}`;
 }

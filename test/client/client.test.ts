@@ -1,6 +1,7 @@
 import { connect, type EventsockClient, type Subscription } from '../../client/node';
 import type { Envelope } from '../../functions/core/envelope';
 import { EventsockClientError } from '../../client/errors';
+import { EchoFilter, REMEMBER_MS } from '../../client/echo';
 import { verifyEventAuthorization } from '../../local/sigv4-verify';
 import { startScriptedServer, type ScriptedServer } from './support/scripted-server';
 import { waitFor } from './support/wait';
@@ -281,39 +282,123 @@ describe('history catch-up', () => {
 });
 
 describe('echo control', () => {
-  it('drops its own messages by nonce when echo is off, and strips the nonce from others', async () => {
-    server.keepNonce = true;
+  const publishedBodies = () => server.frames.filter((f) => f.type === 'publish').flatMap((f) => (f.events as string[]).map((t) => JSON.parse(t)));
+
+  it('drops its own messages by a per-message nonce when echo is off, and strips nonces from everything delivered', async () => {
     const me = await open({ echo: false });
     const other = await open();
     const mine: Envelope[] = [];
     const theirs: Envelope[] = [];
     await me.subscribe('/default/e', (m) => mine.push(m));
     await other.subscribe('/default/e', (m) => theirs.push(m));
-    const r = await me.publish('/default/e', [{ event: 'chat', data: 'from me' }]);
-    expect(r.successful).toHaveLength(1);
+    const r = await me.publish('/default/e', [
+      { event: 'chat', data: 'from me 1' },
+      { event: 'chat', data: 'from me 2' },
+    ]);
+    expect(r.successful).toHaveLength(2);
     await other.publish('/default/e', { event: 'chat', data: 'from other' });
-    await waitFor(() => mine.length === 1 && theirs.length === 2);
-    expect(mine[0].data).toBe('from other');
-    expect(theirs.map((m) => m.data)).toEqual(['from me', 'from other']);
-    expect(theirs.every((m) => !('nonce' in m))).toBe(true);
-    // Only the echo-off client marks what it publishes.
-    const published = server.frames.filter((f) => f.type === 'publish').map((f) => JSON.parse((f.events as string[])[0]));
-    expect(published[0].nonce).toMatch(/^[0-9a-f]{16}$/);
-    expect(published[1]).not.toHaveProperty('nonce');
+    await waitFor(() => mine.length === 1 && theirs.length === 3);
+    expect(mine.map((m) => m.data)).toEqual(['from other']);
+    expect(theirs.map((m) => m.data)).toEqual(['from me 1', 'from me 2', 'from other']);
+    expect([...mine, ...theirs].every((m) => !('nonce' in m))).toBe(true);
+    // Only the echo-off client marks what it publishes, with a fresh nonce per event.
+    const published = publishedBodies();
+    expect(published[0].nonce).toMatch(/^[0-9a-f]{24}$/);
+    expect(published[1].nonce).toMatch(/^[0-9a-f]{24}$/);
+    expect(published[1].nonce).not.toBe(published[0].nonce);
+    expect(published[2]).not.toHaveProperty('nonce');
   });
 
-  it('without a nonce in the envelope, falls back to what it published, once per subscription', async () => {
+  it('delivers a message with the same content as its own when someone else published it', async () => {
     const me = await open({ echo: false });
     const other = await open();
+    const got: Envelope[] = [];
+    await me.subscribe('/default/same', (m) => got.push(m));
+    await me.publish('/default/same', { event: 'chat', data: { text: 'hi' } });
+    await other.publish('/default/same', { event: 'chat', data: { text: 'hi' } });
+    server.publish('/default/same', 'marker', 'end');
+    await waitFor(() => got.some((m) => m.event === 'marker'));
+    expect(got.map((m) => [m.event, m.data])).toEqual([
+      ['chat', { text: 'hi' }],
+      ['marker', 'end'],
+    ]);
+  });
+
+  it('a copied nonce achieves nothing: once the echo was consumed, a message carrying it is delivered', async () => {
+    const me = await open({ echo: false });
     const a: Envelope[] = [];
     const b: Envelope[] = [];
+    // Two subscriptions that both receive the channel: each drops its own copy of the echo once.
     await me.subscribe('/default/f', (m) => a.push(m));
     await me.subscribe('/default/*', (m) => b.push(m));
-    await me.publish('/default/f', { event: 'chat', data: { n: 1 } });
-    await other.publish('/default/f', { event: 'chat', data: { n: 2 } });
+    await me.publish('/default/f', { event: 'chat', data: 'mine' });
+    const nonce = publishedBodies()[0].nonce as string;
+    // Someone who saw the echo publishes with its nonce (same channel, same event name).
+    server.publish('/default/f', 'chat', 'spoofed', { nonce });
     await waitFor(() => a.length === 1 && b.length === 1);
-    expect(a[0].data).toEqual({ n: 2 });
-    expect(b[0].data).toEqual({ n: 2 });
+    expect(a.map((m) => m.data)).toEqual(['spoofed']);
+    expect(b.map((m) => m.data)).toEqual(['spoofed']);
+    expect(a[0]).not.toHaveProperty('nonce');
+  });
+
+  it('a nonce it never handed out does not drop anything', async () => {
+    const me = await open({ echo: false });
+    const got: Envelope[] = [];
+    await me.subscribe('/default/*', (m) => got.push(m));
+    server.publish('/default/g', 'chat', 'unknown nonce', { nonce: 'f'.repeat(24) });
+    await me.publish('/default/g', { event: 'chat', data: 'mine' });
+    server.publish('/default/g', 'marker', 'end');
+    await waitFor(() => got.some((m) => m.event === 'marker'));
+    expect(got.map((m) => m.data)).toEqual(['unknown nonce', 'end']);
+  });
+
+  it('with a handler that drops the nonce (an older deployment), its own messages are delivered rather than anybody else\'s lost', async () => {
+    server.keepNonce = false;
+    const me = await open({ echo: false });
+    const other = await open();
+    const got: Envelope[] = [];
+    await me.subscribe('/default/old', (m) => got.push(m));
+    await me.publish('/default/old', { event: 'chat', data: 'same' });
+    await other.publish('/default/old', { event: 'chat', data: 'same' });
+    await waitFor(() => got.length === 2);
+    expect(got.map((m) => m.data)).toEqual(['same', 'same']);
+  });
+});
+
+describe('EchoFilter', () => {
+  it('drops once per waiting subscription, only for the channel and event it marked, and forgets failed or expired nonces', () => {
+    const env = (nonce: string, channel = '/default/c', event = 'chat') => ({ id: '01J0000000000000000000000A', event, channel, data: null, meta: { uid: null, umd: null }, nonce }) as Envelope;
+    const f = new EchoFilter(false);
+    const n = f.mark('/default/c', 'chat', ['s1', 's2'])!;
+    expect(f.isOwnEcho('s1', env(n, '/default/other'))).toBe(false);
+    expect(f.isOwnEcho('s1', env(n, '/default/c', 'other'))).toBe(false);
+    expect(f.isOwnEcho('s1', env(n))).toBe(true);
+    expect(f.isOwnEcho('s1', env(n))).toBe(false); // a second copy on the same subscription
+    expect(f.size).toBe(1);
+    expect(f.isOwnEcho('s2', env(n))).toBe(true);
+    expect(f.size).toBe(0); // every waiting subscription had its copy
+    expect(f.isOwnEcho('s2', env(n))).toBe(false);
+
+    const failed = f.mark('/default/c', 'chat', ['s1'])!;
+    f.forget([failed, undefined]);
+    expect(f.isOwnEcho('s1', env(failed))).toBe(false);
+
+    const now = Date.now();
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(now);
+    try {
+      const old = f.mark('/default/c', 'chat', ['s1'])!;
+      clock.mockReturnValue(now + REMEMBER_MS + 1);
+      expect(f.isOwnEcho('s1', env(old))).toBe(false);
+      expect(f.size).toBe(0);
+    } finally {
+      clock.mockRestore();
+    }
+
+    const on = new EchoFilter(true);
+    expect(on.mark('/default/c', 'chat', ['s1'])).toBeUndefined();
+    const foreign = env('abc');
+    expect(on.isOwnEcho('s1', foreign)).toBe(false);
+    expect(foreign).not.toHaveProperty('nonce');
   });
 });
 

@@ -14,6 +14,7 @@ import { namespaceHandlerCode } from '../../functions/namespace/code';
 import { memoryLogger } from '../../functions/shared/log';
 import { staticSecretSource } from '../../functions/shared/secrets';
 import { listenEventApi, type EventApiOptions, type ListeningEventApi } from '../../local/event-api';
+import { heldUplink } from './support/held-uplink';
 import { waitFor } from './support/wait';
 
 const SECRET = 'client-test-hs256-secret-0123456789abcdef';
@@ -138,18 +139,39 @@ describe('auth modes', () => {
     expect(c.state).toBe('connected');
   });
 
-  it('echo off: the client does not receive what it published itself', async () => {
-    const t = await token({ '/default/*': { subscribe: true, publish: true } });
-    const me = await open({ auth: { type: 'token', token: t }, echo: false });
+  it('echo off, same token and uid: drops exactly its own message and delivers the identical one the other client published first; echo on gets its own', async () => {
+    const t = await token({ '/default/*': { subscribe: true, publish: true } }, { uid: 'same-user' });
+    const uplink = heldUplink();
+    const me = await open({ auth: { type: 'token', token: t }, echo: false, WebSocket: uplink.WebSocket });
     const other = await open({ auth: { type: 'token', token: t } });
     const mine: Envelope[] = [];
     const theirs: Envelope[] = [];
     await me.subscribe('/default/echo', (m) => mine.push(m));
     await other.subscribe('/default/echo', (m) => theirs.push(m));
-    await me.publish('/default/echo', { event: 'chat', data: 'mine' });
-    await other.publish('/default/echo', { event: 'chat', data: 'theirs' });
-    await waitFor(() => theirs.length === 2 && mine.length === 1, 'deliveries');
-    expect(mine.map((m) => m.data)).toEqual(['theirs']);
+    const same = { event: 'chat', data: { text: 'ok' } };
+    // My publish leaves first but its uplink is slow: the other client's identical
+    // message reaches the server, and me, before mine does. Matching by content would
+    // drop theirs (it looks like mine) and then deliver my own echo.
+    uplink.hold();
+    const myPublish = me.publish('/default/echo', same);
+    await waitFor(() => uplink.held() === 1, 'my publish held');
+    await other.publish('/default/echo', same);
+    await waitFor(() => theirs.length === 1 && mine.length === 1, 'their message at both clients');
+    uplink.release();
+    const r = await myPublish;
+    expect(r.successful).toHaveLength(1);
+    await waitFor(() => theirs.length === 2, 'my message at the other client');
+    await other.publish('/default/echo', { event: 'chat', data: 'marker' });
+    await waitFor(() => mine.length === 2 && theirs.length === 3, 'the marker');
+    const [theirsFirst, mineAtOther] = theirs;
+    // The same user published both: only the id tells them apart.
+    expect(mineAtOther.data).toEqual(theirsFirst.data);
+    expect(mineAtOther.meta).toEqual(theirsFirst.meta);
+    expect(theirsFirst.meta.uid).toBe('same-user');
+    expect(mine.map((m) => m.id)).toEqual([theirsFirst.id, theirs[2].id]);
+    // Echo on (the other client) got its own messages; nobody sees the nonce.
+    expect(theirs.map((m) => m.data)).toEqual([{ text: 'ok' }, { text: 'ok' }, 'marker']);
+    expect([...mine, ...theirs].some((m) => 'nonce' in m)).toBe(false);
   });
 });
 

@@ -18,8 +18,8 @@ export interface ScriptedServer {
   /** Subprotocols offered by each connection. */
   protocols: string[][];
   connections(): number;
-  /** Publish a server-side message to subscribers of the channel (and store it when `store`). */
-  publish(channel: string, event: string, data: unknown, opts?: { store?: boolean; deliver?: boolean }): Envelope;
+  /** Publish a server-side message to subscribers of the channel (and store it when `store`); `nonce` as a handler would copy it. */
+  publish(channel: string, event: string, data: unknown, opts?: { store?: boolean; deliver?: boolean; nonce?: string }): Envelope;
   /** Terminates every connection (the TCP socket, no close frame). */
   dropAll(): void;
   refuseChannels: Set<string>;
@@ -27,7 +27,7 @@ export interface ScriptedServer {
   silent: boolean;
   /** Announced in connection_ack. */
   connectionTimeoutMs: number;
-  /** Copy the client's `nonce` into the envelope (what a cooperating namespace handler would do). */
+  /** Copy the client's `nonce` into the envelope, as functions/namespace/handlers.js does (default); false acts like an older handler. */
   keepNonce: boolean;
   /** Answer every new connection with connection_error. */
   refuseConnect: boolean;
@@ -74,7 +74,8 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
     protocols: [],
     connections: () => wss.clients.size,
     publish(channel, event, data, opts = {}) {
-      const env: Envelope = { id: ulid(), event, channel, data: data as Envelope['data'], meta: { uid: null, umd: null } };
+      const env: Envelope & { nonce?: string } = { id: ulid(), event, channel, data: data as Envelope['data'], meta: { uid: null, umd: null } };
+      if (opts.nonce !== undefined) env.nonce = opts.nonce;
       if (opts.store) stored.set(channel, [...(stored.get(channel) ?? []), env]);
       if (opts.deliver !== false) deliver(env);
       return env;
@@ -85,7 +86,7 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
     refuseChannels: new Set(),
     silent: false,
     connectionTimeoutMs: 300_000,
-    keepNonce: false,
+    keepNonce: true,
     refuseConnect: false,
     subscribeDelayMs: 0,
     subscriptions: () => [...subs.values()].reduce((n, m) => n + m.size, 0),
@@ -143,7 +144,7 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
           for (const text of events) {
             const p = JSON.parse(text) as { event: string; data: unknown; nonce?: string };
             const env: Envelope & { nonce?: string } = { id: ulid(), event: p.event, channel: f.channel as string, data: p.data as Envelope['data'], meta: { uid: 'u1', umd: null } };
-            if (state.keepNonce) env.nonce = p.nonce;
+            if (state.keepNonce && p.nonce !== undefined) env.nonce = p.nonce;
             deliver(env);
           }
           ws.send(JSON.stringify({ type: 'publish_success', id, successful: events.map((_, index) => ({ identifier: `e${index}`, index })), failed: [] }));
