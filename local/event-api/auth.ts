@@ -1,8 +1,17 @@
 /**
  * Authorization of connect, subscribe and publish under the namespace's auth modes,
  * as AppSync Events does it: the mode is read off the authorization object
- * (`x-api-key`, a SigV4 `Authorization`, or any other `Authorization` = the Lambda
- * authorizer's token), and must be one the operation allows.
+ * (`x-api-key`, a SigV4 `Authorization`, or any other `Authorization` = a token for
+ * AWS_LAMBDA, OPENID_CONNECT or AMAZON_COGNITO_USER_POOLS), and must be one the
+ * operation allows. OIDC and Cognito tokens are verified in token-modes.ts.
+ *
+ * Which token mode a bare `Authorization` is for: AWS does not document how the service
+ * tells a Lambda token from an OIDC or Cognito JWT when an operation allows several.
+ * The emulator's choice (routeToken): a JWT whose unverified `iss` is the configured
+ * OIDC issuer (or the Cognito user pool's issuer) goes to that mode; anything else goes
+ * to AWS_LAMBDA when allowed, else to the one token mode that is allowed (where it is
+ * refused with the precise reason, e.g. a foreign issuer). The routing only picks the
+ * verifier; nothing is trusted before the signature and claims are checked.
  *
  * Lambda answers are cached for ttlOverride (or the API's authorizerResultTtlSeconds).
  * AWS does not document the cache key (see functions/authorizer/cache-policy.ts for
@@ -14,14 +23,16 @@
  * that by giving a ttlOverride only to tokens that would be allowed everywhere.)
  */
 import { createHash, randomUUID } from 'node:crypto';
+import type { JSONWebKeySet } from 'jose';
 import type { AuthorizerEvent, AuthorizerResult, EventOperation, HandlerContext } from '../../functions/core/authorizer-contract';
-import type { AuthMode } from '../../functions/core/config';
+import type { AuthMode, ExtraAuthConfig } from '../../functions/core/config';
 import { LIMITS } from '../../functions/core/limits';
 import type { SignedOperation } from '../../functions/core/event-request';
 import type { Logger } from '../../functions/shared/log';
 import type { Identity } from '../appsync-js/types';
 import { type ReceivedRequest, type SigV4Result, verifyEventAuthorization, verifySigV4 } from '../sigv4-verify';
 import { unauthorized } from './errors';
+import { cognitoVerifier, type ModeVerifier, oidcVerifier, TokenRefusal, type TokenMode, unverifiedIssuer } from './token-modes';
 import type { IamCredential } from './types';
 
 export interface AuthDecision {
@@ -56,6 +67,12 @@ export interface AuthenticatorOptions {
   authorizer?: (event: AuthorizerEvent) => Promise<AuthorizerResult>;
   iamCredentials: IamCredential[];
   apiKeys: string[];
+  /** OPENID_CONNECT / AMAZON_COGNITO_USER_POOLS settings (config.auth). */
+  extraAuth?: ExtraAuthConfig;
+  oidcJwks?: JSONWebKeySet;
+  cognitoJwks?: JSONWebKeySet;
+  jwksFetch?: typeof fetch;
+  jwksCooldownMs?: number;
   defaultTtlSeconds: number;
   cacheMaxEntries: number;
   timeoutMs: number;
@@ -71,12 +88,31 @@ export function lowerKeys(o: Record<string, string> | undefined): Record<string,
   return out;
 }
 
-/** Which auth mode an authorization object is written for. */
-export function detectMode(lower: Record<string, string>): AuthMode | undefined {
+/**
+ * Which auth mode an authorization object is written for: API_KEY, AWS_IAM, or 'TOKEN'
+ * for any other Authorization (AWS_LAMBDA, OPENID_CONNECT or AMAZON_COGNITO_USER_POOLS;
+ * routeToken decides which).
+ */
+export function detectMode(lower: Record<string, string>): 'API_KEY' | 'AWS_IAM' | 'TOKEN' | undefined {
   if (lower['x-api-key'] !== undefined) return 'API_KEY';
   const a = lower.authorization;
   if (a === undefined || a.length === 0) return undefined;
-  return a.startsWith('AWS4-HMAC-SHA256') ? 'AWS_IAM' : 'AWS_LAMBDA';
+  return a.startsWith('AWS4-HMAC-SHA256') ? 'AWS_IAM' : 'TOKEN';
+}
+
+const TOKEN_MODES: readonly AuthMode[] = ['AWS_LAMBDA', 'OPENID_CONNECT', 'AMAZON_COGNITO_USER_POOLS'];
+
+/**
+ * The token mode a bare Authorization value is for (an emulator choice; see the file
+ * comment): the configured issuer its `iss` names, else AWS_LAMBDA when allowed, else the
+ * first allowed token mode, else (nothing allowed) what the token looks like.
+ */
+export function routeToken(token: string, allowed: readonly AuthMode[], issuers: Partial<Record<TokenMode, string>>): AuthMode {
+  const iss = unverifiedIssuer(token);
+  const byIssuer = iss === undefined ? undefined : (Object.keys(issuers) as TokenMode[]).find((m) => issuers[m] === iss);
+  if (byIssuer && allowed.includes(byIssuer)) return byIssuer;
+  if (allowed.includes('AWS_LAMBDA')) return 'AWS_LAMBDA';
+  return TOKEN_MODES.find((m) => allowed.includes(m)) ?? byIssuer ?? 'AWS_LAMBDA';
 }
 
 interface CacheEntry {
@@ -87,17 +123,25 @@ interface CacheEntry {
 export class Authenticator {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly keys: Map<string, IamCredential>;
+  private readonly verifiers: Partial<Record<TokenMode, ModeVerifier>> = {};
+  private readonly issuers: Partial<Record<TokenMode, string>> = {};
   constructor(private readonly opts: AuthenticatorOptions) {
     this.keys = new Map(opts.iamCredentials.map((c) => [c.accessKeyId, c]));
+    const common = { fetch: opts.jwksFetch, cooldownMs: opts.jwksCooldownMs, now: opts.now };
+    const { openIdConnect, cognito } = opts.extraAuth ?? {};
+    if (openIdConnect) this.verifiers.OPENID_CONNECT = oidcVerifier(openIdConnect, { ...common, jwks: opts.oidcJwks });
+    if (cognito) this.verifiers.AMAZON_COGNITO_USER_POOLS = cognitoVerifier(cognito, { ...common, jwks: opts.cognitoJwks });
+    for (const v of Object.values(this.verifiers)) this.issuers[v.mode] = v.issuer;
   }
 
   /** Resolves with the caller's identity or rejects with UnauthorizedException. */
   async authorize(req: AuthRequest): Promise<AuthDecision> {
     const lower = lowerKeys(req.authorization);
-    const mode = detectMode(lower);
-    if (mode === undefined) throw unauthorized('No authorization: expected x-api-key, an Authorization token or a SigV4 signature.');
+    const detected = detectMode(lower);
+    if (detected === undefined) throw unauthorized('No authorization: expected x-api-key, an Authorization token or a SigV4 signature.');
+    const mode: AuthMode = detected === 'TOKEN' ? routeToken(lower.authorization, req.allowed, this.issuers) : detected;
     if (!req.allowed.includes(mode)) {
-      // OIDC and Cognito tokens look like Lambda tokens; say which modes would have worked.
+      // Say which modes would have worked.
       throw unauthorized(`${mode} is not an allowed auth mode for this operation (allowed: ${req.allowed.join(', ')}).`);
     }
     switch (mode) {
@@ -106,6 +150,9 @@ export class Authenticator {
         return { mode, identity: null };
       case 'AWS_IAM':
         return { mode, identity: await this.iam(lower, req) };
+      case 'OPENID_CONNECT':
+      case 'AMAZON_COGNITO_USER_POOLS':
+        return { mode, identity: await this.jwt(mode, lower.authorization, req) };
       default:
         return { mode, identity: await this.lambda(lower.authorization, req) };
     }
@@ -137,6 +184,19 @@ export class Authenticator {
       cognitoIdentityAuthType: null,
       cognitoIdentityAuthProvider: null,
     };
+  }
+
+  private async jwt(mode: TokenMode, token: string, req: AuthRequest): Promise<Identity> {
+    const verifier = this.verifiers[mode];
+    if (!verifier) throw unauthorized(`${mode} is not configured on this emulator (config.auth.${mode === 'OPENID_CONNECT' ? 'openIdConnect' : 'cognito'}).`);
+    try {
+      return await verifier.verify(token);
+    } catch (e) {
+      // The reason goes to the log, never the token; the caller gets the service's words.
+      const reason = e instanceof TokenRefusal ? e.reason : 'verification failed';
+      this.opts.logger.info('token auth refused', { mode, reason, operation: req.op.kind });
+      throw unauthorized();
+    }
   }
 
   private async lambda(token: string, req: AuthRequest): Promise<Identity> {

@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { JSONWebKeySet } from 'jose';
 import type { AuthorizerEvent, AuthorizerResult } from '../../functions/core/authorizer-contract';
 import type { ResolvedConfig } from '../../functions/core/config';
 import type { Logger } from '../../functions/shared/log';
@@ -29,6 +30,17 @@ export interface EventApiOptions {
   iamCredentials?: IamCredential[];
   /** API_KEY: accepted keys. */
   apiKeys?: string[];
+  /**
+   * OPENID_CONNECT (config.auth.openIdConnect): the issuer's public JWKS, used instead of
+   * OIDC discovery and the jwks_uri, so the emulator needs no network. Public keys only.
+   */
+  oidcJwks?: JSONWebKeySet;
+  /** AMAZON_COGNITO_USER_POOLS (config.auth.cognito): the user pool's public JWKS, used instead of its jwks.json URL. */
+  cognitoJwks?: JSONWebKeySet;
+  /** fetch for OIDC discovery and JWKS downloads when no JWKS is given (tests: a loopback server). Default: global fetch. */
+  jwksFetch?: typeof fetch;
+  /** How long after a download a token with an unknown kid may make the JWKS be fetched again (jose's cooldown). Default: 30000. */
+  jwksCooldownMs?: number;
   /** APPSYNC_JS namespace handler source (functions/namespace/handlers.js), run for every namespace. */
   namespaceHandlerCode?: string;
   /** How often `ka` is sent. Default: 60000. */
