@@ -17,6 +17,7 @@ import { utf8Length, type JsonValue } from '../functions/core/claims';
 import { isEnvelope, validateEventName, type Envelope } from '../functions/core/envelope';
 import { EventsockError } from '../functions/core/errors';
 import { LIMITS } from '../functions/core/limits';
+import { isMessageId } from '../functions/core/message';
 import { createAuthorizer, subprotocols, type Authorizer, type TokenSource } from './auth';
 import { resolveEndpoint } from './endpoint';
 import { ConnectionError, EventsockClientError, PublishError, SubscribeError, describeServerErrors, type ClientErrorCode } from './errors';
@@ -35,8 +36,6 @@ interface Pending {
   timer: ReturnType<typeof setTimeout>;
   kind: 'subscribe' | 'unsubscribe' | 'publish';
 }
-
-const ULID_RE = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
 
 const DEFAULT_RECONNECT: ReconnectOptions = { initialDelayMs: 500, maxDelayMs: 30_000, factor: 2, maxAttempts: Infinity };
 
@@ -392,7 +391,7 @@ class Client implements EventsockClient {
         ? 'needs the history option'
         : path.endsWith('/*')
           ? 'needs a concrete channel, not a wildcard'
-          : typeof opts.since !== 'string' || !ULID_RE.test(opts.since)
+          : !isMessageId(opts.since)
             ? 'must be a message id (a 26-character ULID)'
             : undefined;
       if (problem) return Promise.reject(new EventsockClientError('INVALID_ARGUMENT', `since ${problem}`, { field: 'since' }));
