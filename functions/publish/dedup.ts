@@ -6,7 +6,11 @@
  * Exact under concurrent retries: the claim is `pending` while the first publish
  * delivers, and the others wait for it. If that delivery fails the claim is released
  * and a waiting retry takes over, so a caller is never told "duplicate" of a message
- * nobody received. A claim whose owner died (Lambda timeout) expires after its lease.
+ * nobody received. A claim whose owner died (Lambda timeout) expires after its lease
+ * (the delivery budget + 5 s, 15 s by default), not after the 5-minute window: a
+ * retry then takes it over and delivers (the dead owner may have delivered already:
+ * at least once, never lost). A batch renews the claims it won before it delivers, so
+ * waiting on its other claims cannot let a lease run out during its delivery.
  * DynamoDB deletes expired items lazily and dynalite never does, so expiry is
  * compared in the condition and in code, never left to TTL.
  */
@@ -22,7 +26,8 @@ import {
 import { EventsockError } from '../core/errors';
 import { LIMITS } from '../core/limits';
 
-export type ClaimOutcome = { kind: 'won'; owner: string } | { kind: 'duplicate'; messageId: string; channel: string; event: string };
+export type ClaimOutcome = { kind: 'won'; owner: string; leaseUntil: number } | { kind: 'duplicate'; messageId: string; channel: string; event: string };
+export type RenewOutcome = { kind: 'renewed'; leaseUntil: number } | { kind: 'duplicate'; messageId: string; channel: string; event: string } | { kind: 'lost' };
 
 export interface Dedup {
   /** Claims the id, or waits for the publish that holds it and answers as its duplicate. */
@@ -31,6 +36,14 @@ export interface Dedup {
   published(deduplicationId: string, owner: string, message: { id: string; channel: string; event: string }): Promise<void>;
   /** Gives the claim up after a failed delivery so a retry can publish. */
   release(deduplicationId: string, owner: string): Promise<void>;
+  /**
+   * Starts a held claim's lease again (a batch whose other claims made it wait), so it
+   * outlasts the delivery that follows. When the claim was taken over meanwhile: the
+   * taker's published id (`duplicate`), or `lost` while the taker is still at it.
+   */
+  renew(deduplicationId: string, owner: string): Promise<RenewOutcome>;
+  /** How long a claim is held from its (re)start. */
+  readonly leaseMs: number;
 }
 
 export interface DedupOptions {
@@ -49,6 +62,7 @@ export function createDedup(opts: DedupOptions): Dedup {
   const pollMs = opts.pollMs ?? 25;
   const key = (id: string) => ({ deduplicationId: { S: id } });
   return {
+    leaseMs: opts.leaseMs,
     async claim(deduplicationId) {
       const deadline = opts.now() + opts.leaseMs + pollMs;
       for (;;) {
@@ -70,7 +84,7 @@ export function createDedup(opts: DedupOptions): Dedup {
               ExpressionAttributeValues: { ':nowS': { N: String(Math.floor(now / 1000)) }, ':nowMs': { N: String(now) }, ':pending': { S: 'pending' } },
             }),
           );
-          return { kind: 'won', owner };
+          return { kind: 'won', owner, leaseUntil: now + opts.leaseMs };
         } catch (e) {
           if (!isConditionFailure(e)) throw e;
         }
@@ -109,6 +123,37 @@ export function createDedup(opts: DedupOptions): Dedup {
           },
         }),
       );
+    },
+
+    async renew(deduplicationId, owner) {
+      const now = opts.now();
+      const leaseUntil = now + opts.leaseMs;
+      try {
+        await opts.dynamo.send(
+          new UpdateItemCommand({
+            TableName: opts.table,
+            Key: key(deduplicationId),
+            UpdateExpression: 'SET leaseUntil = :lease, expiresAt = :exp',
+            ConditionExpression: '#owner = :owner AND #st = :pending',
+            ExpressionAttributeNames: { '#owner': 'owner', '#st': 'status' },
+            ExpressionAttributeValues: {
+              ':lease': { N: String(leaseUntil) },
+              ':exp': { N: String(Math.ceil(leaseUntil / 1000) + LIMITS.dedupWindowSeconds) },
+              ':owner': { S: owner },
+              ':pending': { S: 'pending' },
+            },
+          }),
+        );
+        return { kind: 'renewed', leaseUntil };
+      } catch (e) {
+        if (!isConditionFailure(e)) throw e;
+      }
+      const got = await opts.dynamo.send(new GetItemCommand({ TableName: opts.table, Key: key(deduplicationId), ConsistentRead: true }));
+      const item = got.Item;
+      if (item?.status?.S === 'published' && item.messageId?.S && !(Number(item.expiresAt?.N) < Math.floor(opts.now() / 1000))) {
+        return { kind: 'duplicate', messageId: item.messageId.S, channel: item.channel?.S ?? '', event: item.event?.S ?? '' };
+      }
+      return { kind: 'lost' };
     },
 
     async release(deduplicationId, owner) {

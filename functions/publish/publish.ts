@@ -57,9 +57,13 @@ function errorOf(e: unknown): { code: string; message: string } {
   return { code: 'INTERNAL', message: 'internal error' };
 }
 
+/** A won claim is renewed before delivery once it is older than this. */
+const RENEW_SLACK_MS = 1000;
+
 export async function publishMessages(messages: ValidatedMessage[], deps: PublisherDeps): Promise<PublishResult[]> {
   const results: Array<PublishResult | undefined> = messages.map(() => undefined);
   const owners = new Map<number, string>();
+  const leases = new Map<number, number>();
   const firstWithId = new Map<string, number>();
   const sameAs = new Map<number, number>();
 
@@ -75,7 +79,10 @@ export async function publishMessages(messages: ValidatedMessage[], deps: Publis
       firstWithId.set(m.deduplicationId, i);
       try {
         const c = await deps.dedup.claim(m.deduplicationId);
-        if (c.kind === 'won') owners.set(i, c.owner);
+        if (c.kind === 'won') {
+          owners.set(i, c.owner);
+          leases.set(i, c.leaseUntil);
+        }
         else results[i] = { id: c.messageId, channel: c.channel || m.channel.path, event: c.event || m.event, duplicate: true };
       } catch (e) {
         deps.logger.error('dedup claim failed', { code: errorOf(e).code, error: (e as Error).message });
@@ -88,6 +95,31 @@ export async function publishMessages(messages: ValidatedMessage[], deps: Publis
   // 2. Everything still unanswered goes out, grouped by channel in publish order, all
   // chunks within one delivery budget (counted from here: dedup waits are not delivery).
   const deliverBy = deps.now() + deps.deliverer.budgetMs;
+
+  // A claim won early in a batch may have aged while other claims of the batch waited.
+  // Its lease must outlast this delivery, or a concurrent retry would take it over and
+  // deliver the message a second time: start the lease again, or step back if it is gone.
+  const margin = deps.dedup.leaseMs - deps.deliverer.budgetMs;
+  await Promise.all(
+    [...leases].map(async ([i, leaseUntil]) => {
+      if (leaseUntil >= deliverBy + margin - RENEW_SLACK_MS) return;
+      const m = messages[i];
+      try {
+        const r = await deps.dedup.renew(m.deduplicationId!, owners.get(i)!);
+        if (r.kind === 'renewed') return;
+        owners.delete(i);
+        results[i] =
+          r.kind === 'duplicate'
+            ? { id: r.messageId, channel: r.channel || m.channel.path, event: r.event || m.event, duplicate: true }
+            : failure(m, 'DUPLICATE_IN_FLIGHT', 'a publish with this deduplicationId is still in progress; retry later', 'deduplicationId');
+      } catch (e) {
+        deps.logger.error('dedup renew failed', { error: (e as Error)?.name ?? 'error' });
+        // Not delivered unprotected; the claim is released below like any failure.
+        const { code, message } = errorOf(e);
+        results[i] = failure(m, code, message);
+      }
+    }),
+  );
   const byChannel = new Map<string, number[]>();
   messages.forEach((m, i) => {
     if (results[i] || sameAs.has(i)) return;

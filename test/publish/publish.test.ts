@@ -1,4 +1,5 @@
 import { GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { createDedup } from '../../functions/publish/dedup';
 import { createPublishHandler, type PublishHandlerDeps } from '../../functions/publish/handler';
 import { memoryLogger } from '../../functions/shared/log';
 import { ssmSecretSource, staticSecretSource } from '../../functions/shared/secrets';
@@ -273,6 +274,52 @@ describe('deduplication', () => {
     const r = (await handler()({ channel: 'dd-dead', event: 'e', deduplicationId: 'dead-1' })) as { id: string; duplicate?: boolean };
     expect(r.duplicate).toBeUndefined();
     expect(rig.endpoint.received.flatMap((x) => x.events).map((e) => e.id)).toEqual([r.id]);
+  });
+
+  it('a claim won early in a batch that then waited on another claim is still held through its delivery', async () => {
+    const base = Date.now();
+    let off = 0;
+    const now = () => base + off;
+    const budgetMs = 10_000;
+    await rig.dynamo.send(
+      new PutItemCommand({
+        TableName: rig.settings.tables.dedup,
+        Item: { deduplicationId: { S: 'lb-b' }, owner: { S: 'ghost' }, status: { S: 'pending' }, leaseUntil: { N: String(base + 14_000) }, expiresAt: { N: String(Math.floor(base / 1000) + 600) } },
+      }),
+    );
+    const claimOf = async (id: string) =>
+      (await rig.dynamo.send(new GetItemCommand({ TableName: rig.settings.tables.dedup, Key: { deduplicationId: { S: id } }, ConsistentRead: true }))).Item;
+    const seen: Array<{ leaseUntil: number; at: number }> = [];
+    const watching: typeof fetch = async (url, init) => {
+      const body = JSON.parse(String(init?.body)) as { channel: string };
+      if (body.channel === '/default/lease-a') seen.push({ leaseUntil: Number((await claimOf('lb-a'))?.leaseUntil?.N), at: now() });
+      return fetch(url, init);
+    };
+    const h = handler({ now, fetch: watching, delivery: { budgetMs, baseDelayMs: 5, maxDelayMs: 20 } });
+    const pending = h({ messages: [{ channel: 'lease-a', event: 'e', deduplicationId: 'lb-a' }, { channel: 'lease-b', event: 'e', deduplicationId: 'lb-b' }] });
+    // lb-a is won at once; lb-b waits for the ghost's lease, which ends 14 s later.
+    while (!(await claimOf('lb-a'))) await new Promise((r) => setImmediate(r));
+    off = 14_001;
+    const r = (await pending) as { results: Array<{ id?: string; duplicate?: true }> };
+    expect(r.results.map((x) => typeof x.id)).toEqual(['string', 'string']);
+    expect(seen).toHaveLength(1);
+    // A retry of lb-a arriving any time before the delivery deadline finds it held (and waits) instead of taking it over.
+    expect(seen[0].leaseUntil).toBeGreaterThanOrEqual(seen[0].at + budgetMs);
+    expect((await claimOf('lb-a'))?.status?.S).toBe('published');
+  });
+
+  it('renew keeps a held claim, and after a takeover answers the taker\'s id or lost, never renewing it', async () => {
+    const t = Date.now();
+    const d = createDedup({ dynamo: rig.dynamo, table: rig.settings.tables.dedup, now: () => t, leaseMs: 1000, pollMs: 5 });
+    const won = await d.claim('rn-1');
+    if (won.kind !== 'won') throw new Error('expected to win');
+    expect(await d.renew('rn-1', won.owner)).toEqual({ kind: 'renewed', leaseUntil: t + 1000 });
+    const put = (Item: Record<string, { S: string } | { N: string }>) => rig.dynamo.send(new PutItemCommand({ TableName: rig.settings.tables.dedup, Item: { deduplicationId: { S: 'rn-1' }, ...Item } }));
+    await put({ owner: { S: 'taker' }, status: { S: 'pending' }, leaseUntil: { N: String(t + 5000) }, expiresAt: { N: String(Math.floor(t / 1000) + 300) } });
+    expect(await d.renew('rn-1', won.owner)).toEqual({ kind: 'lost' });
+    await put({ owner: { S: 'taker' }, status: { S: 'published' }, messageId: { S: '01JTAKERTAKERTAKERTAKERTAK' }, channel: { S: '/default/x' }, event: { S: 'e' }, expiresAt: { N: String(Math.floor(t / 1000) + 300) } });
+    expect(await d.renew('rn-1', won.owner)).toEqual({ kind: 'duplicate', messageId: '01JTAKERTAKERTAKERTAKERTAK', channel: '/default/x', event: 'e' });
+    expect((await rig.dynamo.send(new GetItemCommand({ TableName: rig.settings.tables.dedup, Key: { deduplicationId: { S: 'rn-1' } } }))).Item?.owner?.S).toBe('taker');
   });
 
   it('a repeat inside one batch is answered as a duplicate of the first', async () => {
