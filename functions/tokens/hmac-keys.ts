@@ -1,9 +1,11 @@
 /**
  * HS256 secrets, looked up by `kid` in `tokens.hs256Keys` and read from the
  * SecretSource (SSM in AWS, a static map in the emulator). The SecretSource owns
- * the refresh policy; this module only turns a secret value into a Web Crypto key
- * once, because importing a key per verification costs as much as the HMAC itself.
+ * the refresh policy; this module only turns a secret value into a node:crypto
+ * KeyObject once per value, so a verification does not re-encode the secret.
  */
+import { createSecretKey, type KeyObject } from 'node:crypto';
+import { EventsockError } from '../core/errors';
 import type { SecretSource } from '../shared/secrets';
 
 export interface HmacKeySlot {
@@ -15,12 +17,10 @@ export interface ResolvedHmacKey {
   kid: string;
   /** The secret value the key was made from; compared on cache hits to notice rotation. */
   secret: string;
-  key: CryptoKey;
+  key: KeyObject;
 }
 
-const encoder = new TextEncoder();
-
-/** Distinct secret values kept as imported keys; two slots rotate, so a handful is plenty. */
+/** Distinct secret values kept as keys; two slots rotate, so a handful is plenty. */
 const MAX_IMPORTED = 16;
 
 /**
@@ -32,15 +32,15 @@ export const UNAVAILABLE_RETRY_MS = 10_000;
 
 export function createHmacKeyring(slots: readonly HmacKeySlot[], secrets: SecretSource, now: () => number = Date.now) {
   const byKid = new Map(slots.map((s) => [s.kid, s]));
-  const imported = new Map<string, Promise<CryptoKey>>();
+  const imported = new Map<string, KeyObject>();
   const unavailableUntil = new Map<string, { until: number; error: unknown }>();
 
-  function importSecret(secret: string): Promise<CryptoKey> {
+  function importSecret(secret: string): KeyObject {
     let key = imported.get(secret);
     if (!key) {
       // Old values are dropped wholesale: after a rotation they are never asked for again.
       if (imported.size >= MAX_IMPORTED) imported.clear();
-      key = crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+      key = createSecretKey(Buffer.from(secret, 'utf8'));
       imported.set(secret, key);
     }
     return key;
@@ -63,12 +63,14 @@ export function createHmacKeyring(slots: readonly HmacKeySlot[], secrets: Secret
       let secret: string;
       try {
         secret = await secrets.get(slot.parameterName);
+        // An empty HMAC key would verify tokens anyone can sign (Web Crypto refuses one outright).
+        if (secret.length === 0) throw new EventsockError('SECRET_UNAVAILABLE', `secret ${slot.parameterName} is empty`);
       } catch (error) {
         unavailableUntil.set(slot.parameterName, { until: now() + UNAVAILABLE_RETRY_MS, error });
         throw error;
       }
       unavailableUntil.delete(slot.parameterName);
-      return { kid: slot.kid, secret, key: await importSecret(secret) };
+      return { kid: slot.kid, secret, key: importSecret(secret) };
     },
   };
 }

@@ -3,11 +3,18 @@
  *
  * Order matters: the cheap, attacker-proof checks come first (length, shape, header,
  * algorithm allow-list, key lookup by `kid`), so a hostile token is refused before
- * any crypto runs; then jose verifies the signature and the registered claims;
- * then core/claims checks the Eventsock claims' shape. Every refusal is a
+ * any crypto runs; then the signature and the registered claims are verified; then
+ * core/claims checks the Eventsock claims' shape.
+ *
+ * Asymmetric tokens (RS256, ES256, EdDSA) are verified by jose's `jwtVerify`. HS256
+ * signatures are checked with node:crypto (HMAC-SHA256 + timingSafeEqual) on the
+ * calling thread, and the claims then go through jose's own claims-set validation
+ * (see verifyHs256): Web Crypto runs every HMAC as a job on the libuv thread pool,
+ * and that round trip, not the hash, was most of the cost of a first-seen token. Every refusal is a
  * `{ ok: false, reason, detail }` with a stable code; verify never throws for a bad
  * token, and neither the token nor a secret ever appears in `detail`.
  */
+import { createHmac, type KeyObject, timingSafeEqual } from 'node:crypto';
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
@@ -19,6 +26,7 @@ import {
   type JWTVerifyGetKey,
   type JWTVerifyOptions,
   type ProtectedHeaderParameters,
+  UnsecuredJWT,
 } from 'jose';
 import { type ParsedClaims, parseClaims } from '../core/claims';
 import type { RuntimeSettings, TokenAlgorithm } from '../core/config';
@@ -49,6 +57,11 @@ export interface TokenVerifierDeps {
   jwksCooldownMs?: number;
   jwksCacheMaxAgeMs?: number;
   jwksTimeoutMs?: number;
+  /**
+   * Tests only: verify HS256 with `jose.jwtVerify(token, secretBytes)` instead of node:crypto,
+   * the reference the differential test (test/tokens/hs256-equivalence.test.ts) compares against.
+   */
+  hs256ViaJose?: boolean;
 }
 
 export interface TokenVerifier {
@@ -58,6 +71,9 @@ export interface TokenVerifier {
 const BASE64URL_PART = /^[A-Za-z0-9_-]+$/;
 const ASYMMETRIC: readonly TokenAlgorithm[] = ['RS256', 'ES256', 'EdDSA'];
 const BEARER = /^bearer(?:\s+|$)/i;
+/** base64url of `{"alg":"none"}`: the header verifyHs256 puts before an already verified payload. */
+const UNSECURED_HEADER = 'eyJhbGciOiJub25lIn0';
+const encoder = new TextEncoder();
 
 const fail = (reason: TokenReason, detail: string): TokenResult => ({ ok: false, reason, detail });
 /** Attacker-controlled header values are quoted and cut short before they reach a detail or a log. */
@@ -102,9 +118,35 @@ export function createTokenVerifier(tokens: RuntimeSettings['tokens'], deps: Tok
     return until;
   }
 
-  async function verifyWith(token: string, key: CryptoKey | JWTVerifyGetKey, alg: string): Promise<Record<string, unknown>> {
+  async function verifyWith(token: string, key: CryptoKey | Uint8Array | JWTVerifyGetKey, alg: string): Promise<Record<string, unknown>> {
     const options: JWTVerifyOptions = { ...baseOptions, algorithms: [alg], currentDate: new Date(now()) };
     const { payload } = await jwtVerify(token, key as JWTVerifyGetKey, options);
+    return payload as Record<string, unknown>;
+  }
+
+  /**
+   * What `jwtVerify(token, secret, { algorithms: ['HS256'], ...baseOptions })` does for a
+   * token whose header verifyFresh has already checked (base64url parts, JSON object
+   * header, alg HS256 allowed, no crit, so b64 is true), and with the same errors:
+   * 1. the signature part is decoded as jose decodes it (a length of 4n+1 is not base64:
+   *    JWSInvalid) and compared in constant time with HMAC-SHA256 over `header.payload`
+   *    (a mismatch, wrong length included, is JWSSignatureVerificationFailed);
+   * 2. only then is the payload decoded and validated, by jose's own claims-set
+   *    validation (exp, nbf, iat, iss, aud, max age, clock tolerance, required claims),
+   *    reached through UnsecuredJWT.decode: the string handed to it is built here from a
+   *    fixed `{"alg":"none"}` header and the payload part whose signature just verified;
+   *    nothing a client sends is ever decoded as an unsecured JWT (alg none is ALG_NONE).
+   * test/tokens/hs256-equivalence.test.ts checks the outcomes against jwtVerify itself.
+   */
+  function verifyHs256(token: string, key: KeyObject): Record<string, unknown> {
+    const firstDot = token.indexOf('.');
+    const lastDot = token.lastIndexOf('.');
+    const signature = token.slice(lastDot + 1);
+    if (signature.length % 4 === 1) throw new joseErrors.JWSInvalid('Failed to base64url decode the signature');
+    const given = Buffer.from(signature, 'base64url');
+    const expected = createHmac('sha256', key).update(token.slice(0, lastDot), 'latin1').digest();
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new joseErrors.JWSSignatureVerificationFailed();
+    const { payload } = UnsecuredJWT.decode(`${UNSECURED_HEADER}.${token.slice(firstDot + 1, lastDot)}.`, { ...baseOptions, currentDate: new Date(now()) });
     return payload as Record<string, unknown>;
   }
 
@@ -137,7 +179,7 @@ export function createTokenVerifier(tokens: RuntimeSettings['tokens'], deps: Tok
         continue;
       }
       try {
-        const payload = await verifyWith(token, resolved.key, 'HS256');
+        const payload = deps.hs256ViaJose ? await verifyWith(token, encoder.encode(resolved.secret), 'HS256') : verifyHs256(token, resolved.key);
         return { payload, hmac: { parameterName: slot.parameterName, secret: resolved.secret } };
       } catch (e) {
         if (e instanceof joseErrors.JWSSignatureVerificationFailed) {
