@@ -122,8 +122,11 @@ async function main() {
   // First-seen: the production cache size (10,000), walking a pool of 12,000 tokens, so no token is
   // still cached when it comes round again and every decision pays for verification and insertion.
   const fresh = createAuthorizerHandler({ settings, secrets, logger });
+  // Not the goal's baseline: jose at its fastest, with the key imported once, shown so the gap is visible.
+  const cryptoKey = await crypto.subtle.importKey('raw', secretBytes, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
   const hs = await compare({
     rawJose: (i) => jwtVerify(hsTokens[i % POOL], secretBytes, { algorithms: ['HS256'] }),
+    rawJoseKey: (i) => jwtVerify(hsTokens[i % POOL], cryptoKey, { algorithms: ['HS256'] }),
     firstSeen: (i) => fresh(subscribe(hsTokens[i % POOL])),
     rawHmac: () => rawHmac(),
     repeated: () => authorize(subscribe(repeated)),
@@ -184,6 +187,7 @@ async function main() {
     '| case | decisions/s | baseline (same run) | baseline ops/s | ratio (wall clock) | ratio (CPU time) | goal (wall clock) |',
     '|---|---:|---|---:|---:|---:|---|',
     `| HS256, first-seen tokens (12,000 distinct, cache 10,000) | ${f(hs.rate('firstSeen'))} | raw \`jose.jwtVerify(token, secretBytes)\`, same tokens | ${f(hs.rate('rawJose'))} | ${x(hsFirstRatio)} | ${x(hs.ratio('firstSeen', 'rawJose', 'cpu'))} | >= 0.9x: ${goal(hsFirstRatio >= 0.9)} |`,
+    `| HS256, first-seen tokens | ${f(hs.rate('firstSeen'))} | raw \`jose.jwtVerify(token, cryptoKey)\`, HMAC key imported once, same tokens | ${f(hs.rate('rawJoseKey'))} | ${x(hs.ratio('firstSeen', 'rawJoseKey'))} | ${x(hs.ratio('firstSeen', 'rawJoseKey', 'cpu'))} | - |`,
     `| HS256, first-seen tokens | ${f(hs.rate('firstSeen'))} | raw HMAC-SHA256 check (node:crypto) | ${f(hs.rate('rawHmac'))} | ${x(hs.ratio('firstSeen', 'rawHmac'))} | ${x(hs.ratio('firstSeen', 'rawHmac', 'cpu'))} | - |`,
     `| HS256, repeated token (claims cache) | ${f(hs.rate('repeated'))} | raw HMAC-SHA256 check (node:crypto), same token | ${f(hs.rate('rawHmac'))} | ${x(hsRepeatRatio)} | ${x(hs.ratio('repeated', 'rawHmac', 'cpu'))} | >= 0.7x: ${goal(hsRepeatRatio >= 0.7)} |`,
     `| HS256, repeated token (claims cache) | ${f(hs.rate('repeated'))} | raw \`jose.jwtVerify\` | ${f(hs.rate('rawJose'))} | ${x(hs.ratio('repeated', 'rawJose'))} | ${x(hs.ratio('repeated', 'rawJose', 'cpu'))} | - |`,
@@ -201,7 +205,7 @@ async function main() {
     'The SSM client (~370 KB of the lazy chunks) is loaded with `await import()` on the first invocation, not at import.',
     '',
     'Notes:',
-    '- The verifier imports each HS256 secret into a Web Crypto key once; raw `jose.jwtVerify` with a byte secret imports it on every call, which is what pays for the claims checks, the decision and handlerContext on first-seen tokens.',
+    '- HS256 signatures are checked with node:crypto (`createHmac` + `timingSafeEqual`, key object made once per secret) on the calling thread; the claims still go through jose\'s own claims-set validation, then core/claims. jose (Web Crypto) runs every HMAC as a job on the libuv thread pool: with a byte secret it also imports the key per call, and even with a key imported once the round trip to the pool costs several times the hash itself. That round trip, not our claims checks, decision or handlerContext, was what kept the first-seen path under 0.9x before (0.86x recorded). test/tokens/hs256-equivalence.test.ts checks that this path gives the same result, reason and detail as `jose.jwtVerify` on the attack list, edge cases and generated tokens. Asymmetric algorithms (ES256 rows) still go through `jose.jwtVerify`.',
     '- First sight keeps only a small "verified" mark per token; parsed claims are kept from the second sighting on. Keeping full parsed claims for every token made a stream of never-repeated tokens 25-45% slower (measured in CPU time): the objects outlive young-generation GCs. A WeakMap or a side map for per-token data cost the same for the same reason; per-token data now lives on the cached claims object.',
     '- Wall-clock figures move by 30% or more between runs while other work shares the 2 cores; the CPU-time column is the steadier one.',
     '',
