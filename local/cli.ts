@@ -26,6 +26,9 @@ export interface CliOptions {
   devTokenSecret?: string;
   devApiKey?: string;
   iamCredentials?: { accessKeyId: string; secretAccessKey: string };
+  /** The OIDC issuer's / Cognito user pool's public JWKS, so tokens verify offline. */
+  oidcJwksFile?: string;
+  cognitoJwksFile?: string;
 }
 
 export class CliUsageError extends EventsockError {
@@ -50,6 +53,12 @@ Options:
   --config <file>     project config (default ./eventsock.config.ts)
   --region <region>   region the emulator signs and verifies SigV4 for
                       (env AWS_REGION; default us-east-1)
+  --oidc-jwks <file>  the OIDC issuer's public JWKS (JSON {"keys":[...]}) for
+                      OPENID_CONNECT tokens, so they verify offline (default:
+                      fetched from the issuer through OIDC discovery)
+  --cognito-jwks <file>
+                      the user pool's public JWKS (its /.well-known/jwks.json)
+                      for AMAZON_COGNITO_USER_POOLS tokens (default: fetched)
   --verbose           log every WebSocket frame and HTTP request
   --help              show this help
 
@@ -81,7 +90,7 @@ function secret(v: string | undefined, field: string): string | undefined {
 
 /** Parses flags and environment. Returns 'help' for --help. Throws CliUsageError naming the flag or variable. */
 export function parseCliArgs(argv: string[], env: Env = process.env): CliOptions | 'help' {
-  const valueFlags = new Set(['--port', '--host', '--cert', '--key', '--data-dir', '--config', '--region']);
+  const valueFlags = new Set(['--port', '--host', '--cert', '--key', '--data-dir', '--config', '--region', '--oidc-jwks', '--cognito-jwks']);
   const boolFlags = new Set(['--tls', '--verbose', '--help', '-h']);
   const given = new Map<string, string | true>();
   for (let i = 0; i < argv.length; i++) {
@@ -130,6 +139,8 @@ export function parseCliArgs(argv: string[], env: Env = process.env): CliOptions
     devTokenSecret: secret(env.EVENTSOCK_DEV_TOKEN_SECRET, 'EVENTSOCK_DEV_TOKEN_SECRET'),
     devApiKey: secret(env.EVENTSOCK_DEV_API_KEY, 'EVENTSOCK_DEV_API_KEY'),
     iamCredentials: keyId && keySecret ? { accessKeyId: keyId, secretAccessKey: keySecret } : undefined,
+    oidcJwksFile: str('--oidc-jwks'),
+    cognitoJwksFile: str('--cognito-jwks'),
   };
 }
 
@@ -202,6 +213,11 @@ export function banner(s: DevServer, loaded: { source: string; config: ResolvedC
     `  Dev API key       ${s.devApiKey}      (publish API)`,
     ...(s.appSyncApiKey ? [`  AppSync API key   ${s.appSyncApiKey}      (API_KEY auth on the Event API)`] : []),
     `  IAM credentials   AWS_ACCESS_KEY_ID=${s.iamCredentials[0].accessKeyId} AWS_SECRET_ACCESS_KEY=${s.iamCredentials[0].secretAccessKey}`,
+    ...(s.tokenIssuers ?? []).map((t) => {
+      const label = t.mode === 'OPENID_CONNECT' ? 'OpenID Connect   ' : 'Cognito user pool';
+      const flag = t.mode === 'OPENID_CONNECT' ? '--oidc-jwks' : '--cognito-jwks';
+      return `  ${label} ${t.issuer}  (keys: ${t.jwksFile ? t.jwksFile : `fetched from the issuer; ${flag} <file> works offline`})`;
+    }),
     ...(s.devToken
       ? [`  Dev token (24 h, subscribe/publish/history on ${Object.keys(s.settings.namespaces).map((n) => `/${n}/*`).join(', ')}):`, `  ${s.devToken}`]
       : ['  Dev token         none: tokens.algorithms does not allow HS256, so sign tokens with your own key']),
@@ -260,6 +276,8 @@ export async function main(argv: string[], env: Env = process.env): Promise<numb
       devTokenSecret: opts.devTokenSecret,
       devApiKey: opts.devApiKey,
       iamCredentials: opts.iamCredentials ? [opts.iamCredentials] : undefined,
+      oidcJwksFile: opts.oidcJwksFile,
+      cognitoJwksFile: opts.cognitoJwksFile,
       verbose: opts.verbose,
       logger,
     });

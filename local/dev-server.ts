@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { signToken } from '../client/token';
 import { runtimeSettings, type ResolvedConfig, type RuntimeSettings } from '../functions/core/config';
+import { EventsockError } from '../functions/core/errors';
 import { createAuthorizerHandler } from '../functions/authorizer/handler';
 import { createHistoryHandler } from '../functions/history/handler';
 import { namespaceHandlerCode } from '../functions/namespace/code';
@@ -24,6 +25,7 @@ import { createLogger, type Logger } from '../functions/shared/log';
 import { staticSecretSource } from '../functions/shared/secrets';
 import { createTables, startDynalite, type LocalDynamo } from './dynamo';
 import { createEventApi } from './event-api';
+import { cognitoIssuer, publicJwks } from './event-api/token-modes';
 import { readBody, serveFunctionUrl, type FunctionUrlHandler } from './function-url';
 import { verifySigV4 } from './sigv4-verify';
 import { loadTls, type TlsMaterial } from './tls';
@@ -53,6 +55,15 @@ export interface DevServerOptions {
   iamCredentials?: IamCredentials[];
   /** The AppSync API key (API_KEY auth, when config.auth.apiKey is set). Default: random `da2-…`. */
   appSyncApiKey?: string;
+  /**
+   * OPENID_CONNECT: a file with the issuer's public JWKS (`{ "keys": [...] }`), so tokens
+   * verify offline. Without it the keys are fetched from the issuer (OIDC discovery) on first use.
+   */
+  oidcJwksFile?: string;
+  /** AMAZON_COGNITO_USER_POOLS: a file with the user pool's public JWKS (its `/.well-known/jwks.json`). Without it they are fetched. */
+  cognitoJwksFile?: string;
+  /** fetch for OIDC discovery and JWKS downloads. Default: global fetch. */
+  jwksFetch?: typeof fetch;
   /** `ka` interval; short values make keep-alive tests quick. Default: the service's 60 s. */
   keepAliveIntervalMs?: number;
   /** Log every frame and request. */
@@ -81,7 +92,48 @@ export interface DevServer {
   pubSubEvents: PubSubEvent[];
   /** The DynamoDB endpoint (dynalite). */
   dynamoEndpoint: string;
+  /** OPENID_CONNECT / AMAZON_COGNITO_USER_POOLS as configured: the issuer and where its keys come from. */
+  tokenIssuers?: TokenIssuer[];
   close(): Promise<void>;
+}
+
+export interface TokenIssuer {
+  mode: 'OPENID_CONNECT' | 'AMAZON_COGNITO_USER_POOLS';
+  issuer: string;
+  /** The JWKS file given, or undefined when the keys are fetched from the issuer. */
+  jwksFile?: string;
+}
+
+/** Reads a JWKS file given with --oidc-jwks / --cognito-jwks; errors name the flag and the file, never key material. */
+export function readJwksFile(file: string, flag: string) {
+  let text: string;
+  try {
+    text = readFileSync(resolve(file), 'utf8');
+  } catch (e) {
+    throw new EventsockError('INVALID_JWKS', `${flag} ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { field: flag });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new EventsockError('INVALID_JWKS', `${flag} ${file} is not JSON`, { field: flag });
+  }
+  return publicJwks(parsed, `${flag} ${file}`);
+}
+
+/** The configured token issuers and their keys; a JWKS file for a mode the config does not enable is an error. */
+function tokenIssuers(config: ResolvedConfig, opts: DevServerOptions) {
+  const { openIdConnect, cognito } = config.auth;
+  if (opts.oidcJwksFile && !openIdConnect) throw new EventsockError('CLI_USAGE', '--oidc-jwks needs auth.openIdConnect in the config', { field: '--oidc-jwks' });
+  if (opts.cognitoJwksFile && !cognito) throw new EventsockError('CLI_USAGE', '--cognito-jwks needs auth.cognito in the config', { field: '--cognito-jwks' });
+  const issuers: TokenIssuer[] = [];
+  if (openIdConnect) issuers.push({ mode: 'OPENID_CONNECT', issuer: openIdConnect.issuer, jwksFile: opts.oidcJwksFile });
+  if (cognito) issuers.push({ mode: 'AMAZON_COGNITO_USER_POOLS', issuer: cognitoIssuer(cognito), jwksFile: opts.cognitoJwksFile });
+  return {
+    issuers,
+    oidcJwks: opts.oidcJwksFile ? readJwksFile(opts.oidcJwksFile, '--oidc-jwks') : undefined,
+    cognitoJwks: opts.cognitoJwksFile ? readJwksFile(opts.cognitoJwksFile, '--cognito-jwks') : undefined,
+  };
 }
 
 export interface PubSubEvent {
@@ -193,6 +245,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   secretMap.set(config.publish.apiKeyParameterNames[1], `esk_dev_${randomBytes(24).toString('base64url')}`);
   const secrets = staticSecretSource(secretMap);
 
+  // Before anything starts: a bad JWKS file fails here, naming the flag.
+  const tokenKeys = tokenIssuers(config, opts);
+
   let tls: TlsMaterial | undefined;
   if (opts.tls) tls = await loadTls(opts.tls === true ? {} : { certFile: opts.tls.certFile, keyFile: opts.tls.keyFile, dir: opts.tls.dir });
 
@@ -271,6 +326,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       authorizer,
       iamCredentials,
       apiKeys: appSyncApiKey ? [appSyncApiKey] : undefined,
+      oidcJwks: tokenKeys.oidcJwks,
+      cognitoJwks: tokenKeys.cognitoJwks,
+      jwksFetch: opts.jwksFetch,
       namespaceHandlerCode: namespaceHandlerCode(config),
       keepAliveIntervalMs: opts.keepAliveIntervalMs,
       logger: handlerLogger('event-api'),
@@ -422,6 +480,10 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     };
 
+    for (const t of tokenKeys.issuers) {
+      if (t.jwksFile) logger.info('token issuer keys from file', { mode: t.mode, issuer: t.issuer, jwksFile: t.jwksFile });
+      else logger.info('token issuer keys will be fetched from the issuer on first use (needs the network; give a JWKS file to run offline)', { mode: t.mode, issuer: t.issuer });
+    }
     logger.info('eventsock emulator listening', { url, wsUrl, region, tls: !!tls, dataDir: opts.dataDir ?? null });
     let closing: Promise<void> | undefined;
     return {
@@ -437,6 +499,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       tls: tls ? { certFile: tls.certFile, cert: tls.cert, generated: tls.generated } : undefined,
       dynamoEndpoint: dynamo.endpoint,
       pubSubEvents,
+      tokenIssuers: tokenKeys.issuers,
       close: () => (closing ??= cleanup()),
     };
   } catch (e) {
