@@ -435,6 +435,8 @@ class Client implements EventsockClient {
       return;
     }
     if (gen !== this.generation || !this.subs.has(sub.id) || this.pending.has(sub.id)) return;
+    // A catch-up follows success (resubscribe, or `since`): hold live messages from now on.
+    if (this.history && (sub.accepted || sub.lastIds.size > 0)) sub.holdLive = true;
     let frame: Record<string, unknown>;
     try {
       frame = await this.request('subscribe', sub.id, { type: 'subscribe', id: sub.id, channel: sub.channel, authorization });
@@ -462,6 +464,17 @@ class Client implements EventsockClient {
       sub.acceptedAt = Date.now();
       if (this.history && sub.lastIds.size > 0) void this.catchUp(sub);
     }
+    this.releaseLive(sub);
+  }
+
+  /**
+   * Delivers the live messages held during a subscribe or catch-up, unless a catch-up
+   * is running or a new subscribe (after another drop) will start one.
+   */
+  private releaseLive(sub: SubRecord): void {
+    if (sub.catchingUp || this.pending.get(sub.id)?.kind === 'subscribe') return;
+    sub.holdLive = false;
+    for (const env of sub.buffer.splice(0)) this.deliver(sub, env);
   }
 
   /** A refused subscription ends alone; the connection and the other subscriptions carry on. */
@@ -524,7 +537,7 @@ class Client implements EventsockClient {
       sub.seen.add(env.id);
       return;
     }
-    if (sub.catchingUp) {
+    if (sub.catchingUp || sub.holdLive) {
       sub.buffer.push(env);
       return;
     }
@@ -571,7 +584,7 @@ class Client implements EventsockClient {
       } while (sub.catchUpAgain);
     } finally {
       sub.catchingUp = false;
-      for (const env of sub.buffer.splice(0)) this.deliver(sub, env);
+      this.releaseLive(sub);
     }
   }
 

@@ -25,6 +25,12 @@ export interface SubRecord {
   lastIds: Map<string, string>;
   catchingUp: boolean;
   catchUpAgain: boolean;
+  /**
+   * A subscribe whose success starts a catch-up is in flight: live messages wait in
+   * `buffer` from the first one on. (`ws` can hand over subscribe_success and the next
+   * data frames in one tick, before the code awaiting the answer runs.)
+   */
+  holdLive: boolean;
   buffer: Envelope[];
   queue: Envelope[];
   waiters: Array<{ resolve: (r: IteratorResult<Envelope>) => void; reject: (e: unknown) => void }>;
@@ -45,6 +51,7 @@ export function createSubRecord(channel: string, authorizer: Authorizer, handler
     lastIds: new Map(),
     catchingUp: false,
     catchUpAgain: false,
+    holdLive: false,
     buffer: [],
     queue: [],
     waiters: [],

@@ -263,6 +263,36 @@ describe('history catch-up', () => {
     await expect(c.subscribe('/default/s', () => undefined, { since: 'yesterday' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'since' });
   });
 
+  it('a live message in the same chunk as the resubscribe answer waits for the catch-up: nothing missed, id order', async () => {
+    const c = await open({ history: { url: server.url, token: 'history-token' } });
+    const got: string[] = [];
+    await c.subscribe('/default/race', (m) => got.push(String(m.data)));
+    server.publish('/default/race', 'e', 'm1', { store: true });
+    await waitFor(() => got.length === 1);
+    server.dropAll();
+    await waitFor(() => c.state !== 'connected', 'disconnected');
+    server.publish('/default/race', 'e', 'missed', { store: true, deliver: false });
+    // `ws` emits both frames in one tick, before the subscribe promise continues.
+    server.liveWithSubscribeSuccess.set('/default/race', [{ event: 'e', data: 'live' }]);
+    await waitFor(() => got.length >= 3, 'three messages');
+    server.publish('/default/race', 'e', 'marker', { store: true });
+    await waitFor(() => got.includes('marker'), 'marker');
+    expect(got).toEqual(['m1', 'missed', 'live', 'marker']);
+  });
+
+  it('since: a live message in the same chunk as the subscribe answer comes after the stored ones', async () => {
+    const c = await open({ history: { url: server.url, token: 'history-token' } });
+    const seen = server.publish('/default/since-race', 'e', 'seen', { store: true, deliver: false });
+    server.publish('/default/since-race', 'e', 'missed', { store: true, deliver: false });
+    server.liveWithSubscribeSuccess.set('/default/since-race', [{ event: 'e', data: 'live' }]);
+    const got: string[] = [];
+    await c.subscribe('/default/since-race', (m) => got.push(String(m.data)), { since: seen.id });
+    await waitFor(() => got.length >= 2, 'two messages');
+    server.publish('/default/since-race', 'e', 'marker', { store: true });
+    await waitFor(() => got.includes('marker'), 'marker');
+    expect(got).toEqual(['missed', 'live', 'marker']);
+  });
+
   it('follows pages and reports a history failure without stopping live delivery', async () => {
     const c = await open({ history: { url: server.url, token: 'wrong', limit: 2 } });
     const errors: EventsockClientError[] = [];

@@ -7,6 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monotonicFactory } from 'ulid';
+import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Envelope } from '../../../functions/core/envelope';
 
@@ -33,6 +34,12 @@ export interface ScriptedServer {
   refuseConnect: boolean;
   /** Hold subscribe answers this long (other frames are answered at once, as a concurrent server would). */
   subscribeDelayMs: number;
+  /**
+   * Messages to publish (stored and delivered) the moment a subscribe to the channel succeeds,
+   * written to the socket in one chunk with subscribe_success, so `ws` hands the client both
+   * frames in the same tick. Entries are used once.
+   */
+  liveWithSubscribeSuccess: Map<string, Array<{ event: string; data: unknown }>>;
   /** Live subscriptions across connections. */
   subscriptions(): number;
   historyRequests: string[];
@@ -89,6 +96,7 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
     keepNonce: true,
     refuseConnect: false,
     subscribeDelayMs: 0,
+    liveWithSubscribeSuccess: new Map(),
     subscriptions: () => [...subs.values()].reduce((n, m) => n + m.size, 0),
     historyRequests: [],
     close: async () => {
@@ -129,6 +137,18 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
               return;
             }
             mine.set(id, f.channel as string);
+            const live = state.liveWithSubscribeSuccess.get(f.channel as string);
+            if (live) {
+              state.liveWithSubscribeSuccess.delete(f.channel as string);
+              const texts = [JSON.stringify({ type: 'subscribe_success', id })];
+              for (const m of live) {
+                const env = state.publish(f.channel as string, m.event, m.data, { store: true, deliver: false });
+                texts.push(JSON.stringify({ type: 'data', id, event: JSON.stringify(env) }));
+              }
+              const chunk = Buffer.concat(texts.map(textFrame));
+              (ws as unknown as { _socket: Socket })._socket.write(chunk);
+              return;
+            }
             ws.send(JSON.stringify({ type: 'subscribe_success', id }));
           };
           if (state.subscribeDelayMs > 0) setTimeout(answer, state.subscribeDelayMs);
@@ -157,4 +177,24 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
   state.port = (http.address() as AddressInfo).port;
   state.url = `http://127.0.0.1:${state.port}`;
   return state;
+}
+
+/** One unmasked, final WebSocket text frame (RFC 6455 5.2), as a server sends it. */
+function textFrame(text: string): Buffer {
+  const payload = Buffer.from(text, 'utf8');
+  const n = payload.length;
+  let head: Buffer;
+  if (n < 126) head = Buffer.from([0x81, n]);
+  else if (n < 65536) {
+    head = Buffer.alloc(4);
+    head[0] = 0x81;
+    head[1] = 126;
+    head.writeUInt16BE(n, 2);
+  } else {
+    head = Buffer.alloc(10);
+    head[0] = 0x81;
+    head[1] = 127;
+    head.writeBigUInt64BE(BigInt(n), 2);
+  }
+  return Buffer.concat([head, payload]);
 }
