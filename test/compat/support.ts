@@ -2,7 +2,7 @@
  * Helpers for the compatibility suites: child processes that speak JSON lines (or
  * plain lines) on stdout, waited on by content, never by time.
  */
-import { spawn, type ChildProcessWithoutNullStreams, type SpawnOptionsWithoutStdio } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams, type SpawnOptionsWithoutStdio } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
 export type Line = Record<string, unknown> & { ev?: string };
@@ -106,5 +106,43 @@ export class JsonChild extends LineChild {
     const res = await this.call(op, args, timeoutMs);
     if (res.ev !== 'done') throw new Error(`${op} failed in the child: ${JSON.stringify(res.error)}`);
     return res;
+  }
+}
+
+/** Splits a POSIX shell line as the banner writes it (single quotes, backslashes, plain words). */
+export function shellWords(line: string): string[] {
+  const words: string[] = [];
+  let cur = '';
+  let inWord = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (ch === "'") {
+      const end = line.indexOf("'", i + 1);
+      if (end < 0) throw new Error(`unterminated quote in ${JSON.stringify(line.slice(0, 40))}…`);
+      cur += line.slice(i + 1, end);
+      i = end;
+      inWord = true;
+    } else if (ch === '\\') {
+      cur += line[++i];
+      inWord = true;
+    } else if (ch === ' ') {
+      if (inWord) words.push(cur);
+      cur = '';
+      inWord = false;
+    } else {
+      cur += ch;
+      inWord = true;
+    }
+  }
+  if (inWord) words.push(cur);
+  return words;
+}
+
+/** Where `name` is on PATH, or undefined. */
+export function onPath(name: string): string | undefined {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
   }
 }
