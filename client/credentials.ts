@@ -3,7 +3,8 @@
  * expire. Temporary credentials (STS, Cognito identity pools, Lambda roles) carry
  * an `expiration`; signing with ones about to lapse makes the service refuse a
  * subscribe minutes later, so we fetch new ones `refreshBeforeMs` ahead.
- * Concurrent callers share one in-flight fetch.
+ * Concurrent callers share one in-flight fetch. A refresh that fails while the
+ * current credentials have not expired yet keeps using them (the next call retries).
  */
 import { EventsockClientError } from './errors';
 
@@ -44,6 +45,8 @@ export function cachedCredentials(source: AwsCredentials | CredentialsProvider, 
           return c;
         },
         (e: unknown) => {
+          // An early refresh that fails leaves the current credentials in use until they really expire.
+          if (current?.expiration && current.expiration.getTime() > now()) return current;
           throw new EventsockClientError('INVALID_AUTH', `the credentials provider failed (${(e as Error)?.name ?? 'error'}: ${(e as Error)?.message ?? String(e)})`, { field: 'auth.credentials' });
         },
       )

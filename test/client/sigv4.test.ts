@@ -98,6 +98,24 @@ describe('credentials from a provider', () => {
     await expect(provider()).resolves.toMatchObject({ accessKeyId: 'AKID' });
   });
 
+  it('a refresh that fails before expiry keeps the current credentials; after expiry it is an error', async () => {
+    let now = 1_000_000;
+    let fail = false;
+    const provider = cachedCredentials(
+      async () => {
+        if (fail) throw new Error('sts down');
+        return { accessKeyId: 'AKID1', secretAccessKey: 's', expiration: new Date(now + 10 * 60_000) };
+      },
+      { refreshBeforeMs: 5 * 60_000, now: () => now },
+    );
+    expect((await provider()).accessKeyId).toBe('AKID1');
+    fail = true;
+    now += 6 * 60_000; // in the refresh window, 4 minutes left
+    expect((await provider()).accessKeyId).toBe('AKID1');
+    now += 4 * 60_000; // expired
+    await expect(provider()).rejects.toMatchObject({ code: 'INVALID_AUTH', field: 'auth.credentials' });
+  });
+
   it('malformed credentials are refused naming the field', async () => {
     await expect(Promise.resolve().then(() => cachedCredentials(async () => ({ accessKeyId: '', secretAccessKey: 'x' }))())).rejects.toMatchObject({ code: 'INVALID_AUTH' });
     expect(() => cachedCredentials({ accessKeyId: 'a', secretAccessKey: 'b', expiration: new Date('nope') })).toThrow(/expiration/);
