@@ -22,6 +22,8 @@ export interface HistoryOptions {
   clockSkewMs?: number;
   /** Stop after this many messages in one catch-up and report HISTORY_FAILED. Default: 10000. */
   maxMessages?: number;
+  /** Give up on one history request after this long (HISTORY_FAILED); live messages wait meanwhile. Default: 15000. */
+  timeoutMs?: number;
   fetch?: typeof fetch;
 }
 
@@ -38,7 +40,7 @@ export function historyUrl(base: string): string {
 
 /** One page of stored messages after `after` (exclusive). */
 export async function readHistoryPage(
-  opts: { url: string; token: TokenSource; fetch?: typeof fetch },
+  opts: { url: string; token: TokenSource; fetch?: typeof fetch; timeoutMs?: number },
   channel: string,
   after: string | undefined,
   limit: number,
@@ -49,13 +51,25 @@ export async function readHistoryPage(
   if (after) u.searchParams.set('after', after);
   u.searchParams.set('limit', String(limit));
   const token = await readToken(opts.token, 'history.token');
+  // A history API that never answers must not hold a subscription's live messages forever.
+  const timeoutMs = opts.timeoutMs ?? 15_000;
+  const abort = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    abort.abort();
+  }, timeoutMs);
   let res: Response;
+  let text: string;
   try {
-    res = await f(u.toString(), { headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });
+    res = await f(u.toString(), { headers: { authorization: `Bearer ${token}`, accept: 'application/json' }, signal: abort.signal });
+    text = await res.text();
   } catch (e) {
-    throw new EventsockClientError('HISTORY_FAILED', `history request for ${channel} failed (${(e as Error)?.message ?? String(e)})`, { channel });
+    const why = timedOut ? `no answer within ${timeoutMs} ms` : (e as Error)?.message ?? String(e);
+    throw new EventsockClientError('HISTORY_FAILED', `history request for ${channel} failed (${why})`, { channel });
+  } finally {
+    clearTimeout(timer);
   }
-  const text = await res.text();
   let body: unknown;
   try {
     body = text ? JSON.parse(text) : undefined;
@@ -78,7 +92,7 @@ export async function readHistoryPage(
 
 /** Every stored message after `after`, following pages, in id order. */
 export async function readHistorySince(
-  opts: { url: string; token: TokenSource; fetch?: typeof fetch; limit?: number; maxMessages?: number },
+  opts: { url: string; token: TokenSource; fetch?: typeof fetch; limit?: number; maxMessages?: number; timeoutMs?: number },
   channel: string,
   after: string | undefined,
 ): Promise<{ items: Envelope[]; truncated: boolean }> {

@@ -293,6 +293,25 @@ describe('history catch-up', () => {
     expect(got).toEqual(['missed', 'live', 'marker']);
   });
 
+  it('a history API that never answers fails the catch-up after timeoutMs and releases the held live messages', async () => {
+    const c = await open({ history: { url: server.url, token: 'history-token', timeoutMs: 200 } });
+    const errors: EventsockClientError[] = [];
+    c.on('error', (e) => errors.push(e));
+    const got: string[] = [];
+    await c.subscribe('/default/hang', (m) => got.push(String(m.data)));
+    server.publish('/default/hang', 'e', 'before', { store: true });
+    await waitFor(() => got.length === 1);
+    server.historyHangs = true;
+    server.dropAll();
+    await waitFor(() => c.state !== 'connected', 'disconnected');
+    server.liveWithSubscribeSuccess.set('/default/hang', [{ event: 'e', data: 'live' }]);
+    await waitFor(() => server.historyRequests.length === 1, 'history requested');
+    await waitFor(() => got.length === 2, 'the held live message');
+    expect(got).toEqual(['before', 'live']);
+    const h = errors.find((e) => e.code === 'HISTORY_FAILED')!;
+    expect(h.message).toContain('no answer within 200 ms');
+  });
+
   it('follows pages and reports a history failure without stopping live delivery', async () => {
     const c = await open({ history: { url: server.url, token: 'wrong', limit: 2 } });
     const errors: EventsockClientError[] = [];

@@ -43,6 +43,8 @@ export interface ScriptedServer {
   /** Live subscriptions across connections. */
   subscriptions(): number;
   historyRequests: string[];
+  /** The history API takes requests and never answers them. */
+  historyHangs: boolean;
   close(): Promise<void>;
 }
 
@@ -57,6 +59,7 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
       return;
     }
     state.historyRequests.push(u.search);
+    if (state.historyHangs) return; // never answered (closed with the server)
     if (req.headers.authorization !== 'Bearer history-token') {
       res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ errorType: 'UnauthorizedException', message: 'bad token' }] }));
       return;
@@ -99,10 +102,14 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
     liveWithSubscribeSuccess: new Map(),
     subscriptions: () => [...subs.values()].reduce((n, m) => n + m.size, 0),
     historyRequests: [],
+    historyHangs: false,
     close: async () => {
       for (const c of wss.clients) c.terminate();
       await new Promise<void>((r) => wss.close(() => r()));
-      await new Promise<void>((r) => http.close(() => r()));
+      await new Promise<void>((r) => {
+        http.close(() => r());
+        http.closeAllConnections();
+      });
     },
   };
   function deliver(env: Envelope) {
