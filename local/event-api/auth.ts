@@ -11,7 +11,9 @@
  * OIDC issuer (or the Cognito user pool's issuer) goes to that mode; anything else goes
  * to AWS_LAMBDA when allowed, else to the one token mode that is allowed (where it is
  * refused with the precise reason, e.g. a foreign issuer). The routing only picks the
- * verifier; nothing is trusted before the signature and claims are checked.
+ * verifier; nothing is trusted before the signature and claims are checked. One
+ * consequence: an Eventsock token whose `iss` is the OIDC issuer (tokens.issuer set to
+ * the same IdP) is an OIDC token wherever OPENID_CONNECT is allowed.
  *
  * Lambda answers are cached for ttlOverride (or the API's authorizerResultTtlSeconds).
  * AWS does not document the cache key (see functions/authorizer/cache-policy.ts for
