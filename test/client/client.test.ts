@@ -127,9 +127,9 @@ describe('reconnect', () => {
     expect(decodeHeader(server.protocols[1][1]).Authorization).not.toBe(decodeHeader(server.protocols[0][1]).Authorization);
     expect((subs[1].authorization as Record<string, string>).Authorization).not.toBe((subs[0].authorization as Record<string, string>).Authorization);
     server.publish('/default/r', 'e', 1);
-    await waitFor(() => got.length === 1);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(got).toHaveLength(1);
+    server.publish('/default/r', 'marker', 2);
+    await waitFor(() => got.some((m) => m.event === 'marker'), 'marker');
+    expect(got.map((m) => m.data)).toEqual([1, 2]);
     expect(errors.map((e) => e.code)).toContain('CONNECTION_LOST');
   });
 
@@ -176,10 +176,14 @@ describe('reconnect', () => {
     server.dropAll();
     await waitFor(() => server.frames.filter((f) => f.type === 'subscribe').length === 2, 'resubscribe sent');
     await sub.unsubscribe();
-    await new Promise((r) => setTimeout(r, 150)); // past the held subscribe answer
+    // unsubscribe() resolves once the held subscribe was answered and the unsubscribe after it too.
+    expect(server.frames.filter((f) => f.type === 'unsubscribe' && f.id === sub.id)).toHaveLength(1);
     expect(server.subscriptions()).toBe(0);
+    server.subscribeDelayMs = 0;
+    const witness: Envelope[] = [];
+    await c.subscribe('/default/race', (m) => witness.push(m));
     server.publish('/default/race', 'e', 'late');
-    await new Promise((r) => setTimeout(r, 30));
+    await waitFor(() => witness.length === 1, 'the witness subscription');
     expect(got).toHaveLength(0);
   });
 
@@ -225,8 +229,9 @@ describe('history catch-up', () => {
     // Stored and live at once: must arrive once.
     server.publish('/default/h', 'e', 'm4', { store: true });
     await waitFor(() => got.length >= 4, 'four messages');
-    await new Promise((r) => setTimeout(r, 50));
-    expect(got).toEqual(['m1', 'm2', 'm3', 'm4']);
+    server.publish('/default/h', 'e', 'marker', { store: true });
+    await waitFor(() => got.includes('marker'), 'marker');
+    expect(got).toEqual(['m1', 'm2', 'm3', 'm4', 'marker']);
     expect(server.historyRequests[0]).toContain(`after=${first.id}`);
     expect(server.historyRequests[0]).toContain('channel=%2Fdefault%2Fh');
   });
@@ -242,8 +247,9 @@ describe('history catch-up', () => {
     await waitFor(() => c.state !== 'connected', 'disconnected');
     server.publish('/default/quiet', 'e', 'missed', { store: true, deliver: false });
     await waitFor(() => got.length === 1, 'missed message');
-    await new Promise((r) => setTimeout(r, 30));
-    expect(got).toEqual(['missed']);
+    server.publish('/default/quiet', 'e', 'marker', { store: true });
+    await waitFor(() => got.includes('marker'), 'marker');
+    expect(got).toEqual(['missed', 'marker']);
     const after = new URLSearchParams(server.historyRequests[0]).get('after')!;
     expect(after).toMatch(/^[0-9A-HJKMNP-TV-Z]{10}0{16}$/);
   });
@@ -257,8 +263,9 @@ describe('history catch-up', () => {
     await c.subscribe('/default/s', (m) => got.push(String(m.data)), { since: seen.id });
     server.publish('/default/s', 'e', 'live', { store: true });
     await waitFor(() => got.length === 3, 'three messages');
-    await new Promise((r) => setTimeout(r, 30));
-    expect(got).toEqual(['missed 1', 'missed 2', 'live']);
+    server.publish('/default/s', 'e', 'marker', { store: true });
+    await waitFor(() => got.includes('marker'), 'marker');
+    expect(got).toEqual(['missed 1', 'missed 2', 'live', 'marker']);
     await expect(c.subscribe('/default/*', () => undefined, { since: seen.id })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'since' });
     await expect(c.subscribe('/default/s', () => undefined, { since: 'yesterday' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'since' });
   });

@@ -206,8 +206,9 @@ describe('resilience against the emulator', () => {
     await waitFor(() => got.length === 2);
     expect(got[1].meta.uid).toBe(`user-${n}`);
     expect(n).toBeGreaterThan(2);
-    await new Promise((r) => setTimeout(r, 30));
-    expect(got).toHaveLength(2);
+    await srv.api.publish('/default/restart', [JSON.stringify(envelope('/default/restart', 'marker', 'marker-restart'))]);
+    await waitFor(() => got.length >= 3, 'marker');
+    expect(got.map((m) => m.data)).toEqual(['after', null, 'marker']);
   });
 
   it('detects keep-alive loss when ka stops arriving within connectionTimeoutMs', async () => {

@@ -108,9 +108,10 @@ it('delivers what the client missed while offline, from the history API, in id o
   await waitFor(() => got.length === 3, 'm2 and m3 from history', 10_000);
   const m4 = await publish('/default/room', 'm4');
   await waitFor(() => got.length === 4, 'm4 live');
-  await new Promise((r) => setTimeout(r, 50));
-  expect(got.map((m) => m.data)).toEqual(['m1', 'm2', 'm3', 'm4']);
-  expect(got.map((m) => m.id)).toEqual([m1.id, m2.id, m3.id, m4.id]);
+  const m5 = await publish('/default/room', 'marker');
+  await waitFor(() => got.length >= 5, 'marker live');
+  expect(got.map((m) => m.data)).toEqual(['m1', 'm2', 'm3', 'm4', 'marker']);
+  expect(got.map((m) => m.id)).toEqual([m1.id, m2.id, m3.id, m4.id, m5.id]);
   expect([...got.map((m) => m.id)].sort()).toEqual(got.map((m) => m.id));
 });
 
