@@ -3,8 +3,12 @@
  * SecretSource (SSM in AWS, a static map in the emulator). The SecretSource owns
  * the refresh policy; this module only turns a secret value into a node:crypto
  * KeyObject once per value, so a verification does not re-encode the secret.
+ *
+ * node:crypto is imported on the first resolve, not with the module: loading it
+ * costs several milliseconds, which belongs to the first token, not to the
+ * Lambda's import (the authorizer's 20 ms load budget).
  */
-import { createSecretKey, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { EventsockError } from '../core/errors';
 import type { SecretSource } from '../shared/secrets';
 
@@ -13,11 +17,29 @@ export interface HmacKeySlot {
   parameterName: string;
 }
 
+export interface HmacKey {
+  /** Does `signature` equal HMAC-SHA256(secret, signingInput)? Constant time for a signature of the right length. */
+  matches(signingInput: string, signature: Uint8Array): boolean;
+}
+
 export interface ResolvedHmacKey {
   kid: string;
   /** The secret value the key was made from; compared on cache hits to notice rotation. */
   secret: string;
-  key: KeyObject;
+  key: HmacKey;
+}
+
+let nodeCrypto: Promise<typeof import('node:crypto')> | undefined;
+
+function hmacKey(crypto: typeof import('node:crypto'), secret: string): HmacKey {
+  const key: KeyObject = crypto.createSecretKey(Buffer.from(secret, 'utf8'));
+  return {
+    matches(signingInput, signature) {
+      // signingInput is a JWS signing input, base64url text: latin1 and UTF-8 give the same bytes.
+      const expected = crypto.createHmac('sha256', key).update(signingInput, 'latin1').digest();
+      return signature.length === expected.length && crypto.timingSafeEqual(signature, expected);
+    },
+  };
 }
 
 /** Distinct secret values kept as keys; two slots rotate, so a handful is plenty. */
@@ -32,15 +54,16 @@ export const UNAVAILABLE_RETRY_MS = 10_000;
 
 export function createHmacKeyring(slots: readonly HmacKeySlot[], secrets: SecretSource, now: () => number = Date.now) {
   const byKid = new Map(slots.map((s) => [s.kid, s]));
-  const imported = new Map<string, KeyObject>();
+  const imported = new Map<string, HmacKey>();
   const unavailableUntil = new Map<string, { until: number; error: unknown }>();
 
-  function importSecret(secret: string): KeyObject {
+  async function importSecret(secret: string): Promise<HmacKey> {
     let key = imported.get(secret);
     if (!key) {
+      const crypto = await (nodeCrypto ??= import('node:crypto'));
       // Old values are dropped wholesale: after a rotation they are never asked for again.
       if (imported.size >= MAX_IMPORTED) imported.clear();
-      key = createSecretKey(Buffer.from(secret, 'utf8'));
+      key = hmacKey(crypto, secret);
       imported.set(secret, key);
     }
     return key;
@@ -70,7 +93,7 @@ export function createHmacKeyring(slots: readonly HmacKeySlot[], secrets: Secret
         throw error;
       }
       unavailableUntil.delete(slot.parameterName);
-      return { kid: slot.kid, secret, key: importSecret(secret) };
+      return { kid: slot.kid, secret, key: await importSecret(secret) };
     },
   };
 }

@@ -10,11 +10,11 @@
  * signatures are checked with node:crypto (HMAC-SHA256 + timingSafeEqual) on the
  * calling thread, and the claims then go through jose's own claims-set validation
  * (see verifyHs256): Web Crypto runs every HMAC as a job on the libuv thread pool,
- * and that round trip, not the hash, was most of the cost of a first-seen token. Every refusal is a
- * `{ ok: false, reason, detail }` with a stable code; verify never throws for a bad
- * token, and neither the token nor a secret ever appears in `detail`.
+ * and that round trip, not the hash, was most of the cost of a first-seen token.
+ *
+ * Every refusal is a `{ ok: false, reason, detail }` with a stable code; verify never
+ * throws for a bad token, and neither the token nor a secret ever appears in `detail`.
  */
-import { createHmac, type KeyObject, timingSafeEqual } from 'node:crypto';
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
@@ -35,7 +35,7 @@ import { LIMITS } from '../core/limits';
 import type { Logger } from '../shared/log';
 import type { SecretSource } from '../shared/secrets';
 import { createClaimsCache, type VerifiedMark } from './claims-cache';
-import { createHmacKeyring, type HmacKeySlot } from './hmac-keys';
+import { createHmacKeyring, type HmacKey, type HmacKeySlot } from './hmac-keys';
 import type { TokenReason } from './reasons';
 
 export type { TokenReason } from './reasons';
@@ -138,14 +138,12 @@ export function createTokenVerifier(tokens: RuntimeSettings['tokens'], deps: Tok
    *    nothing a client sends is ever decoded as an unsecured JWT (alg none is ALG_NONE).
    * test/tokens/hs256-equivalence.test.ts checks the outcomes against jwtVerify itself.
    */
-  function verifyHs256(token: string, key: KeyObject): Record<string, unknown> {
+  function verifyHs256(token: string, key: HmacKey): Record<string, unknown> {
     const firstDot = token.indexOf('.');
     const lastDot = token.lastIndexOf('.');
     const signature = token.slice(lastDot + 1);
     if (signature.length % 4 === 1) throw new joseErrors.JWSInvalid('Failed to base64url decode the signature');
-    const given = Buffer.from(signature, 'base64url');
-    const expected = createHmac('sha256', key).update(token.slice(0, lastDot), 'latin1').digest();
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new joseErrors.JWSSignatureVerificationFailed();
+    if (!key.matches(token.slice(0, lastDot), Buffer.from(signature, 'base64url'))) throw new joseErrors.JWSSignatureVerificationFailed();
     const { payload } = UnsecuredJWT.decode(`${UNSECURED_HEADER}.${token.slice(firstDot + 1, lastDot)}.`, { ...baseOptions, currentDate: new Date(now()) });
     return payload as Record<string, unknown>;
   }
