@@ -18,6 +18,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, HttpRequest } from '@smithy/types';
 import { eventRequest, SIGV4_SERVICE } from '../core/event-request';
 import { LIMITS } from '../core/limits';
+import { redactSecrets } from '../shared/log';
 
 export type EventOutcome = { ok: true } | { ok: false; code: string; message: string };
 
@@ -101,7 +102,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     for (const s of body.successful ?? []) if (typeof s.index === 'number' && s.index < events.length) outcomes[s.index] = { ok: true };
     for (const f of body.failed ?? []) {
       if (typeof f.index === 'number' && f.index < events.length) {
-        outcomes[f.index] = { ok: false, code: 'DELIVERY_REFUSED', message: `the Event API refused the event: ${f.code ?? 'unknown'}${f.message ? ` (${String(f.message).slice(0, 200)})` : ''}` };
+        outcomes[f.index] = { ok: false, code: 'DELIVERY_REFUSED', message: `the Event API refused the event: ${redactSecrets(String(f.code ?? 'unknown')).slice(0, 100)}${f.message ? ` (${redactSecrets(String(f.message)).slice(0, 200)})` : ''}` };
       }
     }
     return {

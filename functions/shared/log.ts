@@ -17,13 +17,37 @@ export interface Logger {
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
+const REDACTIONS: Array<[RegExp, string]> = [
+  // AWS signature-mismatch messages quote the canonical request (signed header values,
+  // the session token among them) and the string to sign: everything from there on goes.
+  [/(The Canonical String for this request should have been|The String-to-Sign should have been)[\s\S]*/g, '$1 [redacted]'],
+  [/(x-amz-security-token\s*[:=]\s*)[^\s"'&,;]+/gi, '$1[redacted]'],
+  [/(Signature=)[0-9a-f]{16,}/gi, '$1[redacted]'],
+  [/\b(Bearer|Basic)\s+[^\s"',;]+/gi, '$1 [redacted]'],
+  [/eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, '[redacted jwt]'],
+];
+
+/**
+ * Strips what must never be written down from text that came from elsewhere (an AWS
+ * error message, a refusal from the Event API): bearer credentials, JWTs, SigV4
+ * signatures, session tokens, quoted canonical requests. A safety net under the rule
+ * that callers never pass secrets; every string a log entry carries goes through it.
+ */
+export function redactSecrets(text: string): string {
+  let out = text;
+  for (const [re, by] of REDACTIONS) out = out.replace(re, by);
+  return out;
+}
+
+const redactingReplacer = (_key: string, value: unknown) => (typeof value === 'string' ? redactSecrets(value) : value);
+
 export function createLogger(opts: { level?: LogLevel; fields?: LogFields; write?: (line: string) => void } = {}): Logger {
   const min = ORDER[opts.level ?? 'info'];
   const base = opts.fields ?? {};
   const write = opts.write ?? ((line: string) => process.stdout.write(line + '\n'));
   const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
     if (ORDER[level] < min) return;
-    write(JSON.stringify({ level, time: new Date().toISOString(), msg, ...base, ...fields }));
+    write(JSON.stringify({ level, time: new Date().toISOString(), msg, ...base, ...fields }, redactingReplacer));
   };
   return {
     debug: (m, f) => emit('debug', m, f),

@@ -394,7 +394,7 @@ describe('delivery', () => {
 
   it('reports a permanent failure to the caller and never as published', async () => {
     rig.endpoint.respond = () => ({ status: 500 });
-    const r = parse(await handler({ delivery: { budgetMs: 150, baseDelayMs: 5, maxDelayMs: 20 } })(post({ channel: 'perm', event: 'e' })));
+    const r = parse(await handler({ delivery: { budgetMs: 1500, baseDelayMs: 5, maxDelayMs: 20 } })(post({ channel: 'perm', event: 'e' })));
     expect(r.status).toBe(502);
     expect(r.body.error.code).toBe('DELIVERY_FAILED');
     expect(r.body.error.message).toMatch(/500.*gave up after \d+ attempts/);
