@@ -73,7 +73,8 @@ async function startAmplify(settings: Record<string, unknown>): Promise<JsonChil
     env: { ...process.env, NODE_EXTRA_CA_CERTS: server.tls!.certFile, AMPLIFY_COMPAT: JSON.stringify({ endpoint: endpoint(), region: REGION, ...settings }) },
   });
   children.push(child);
-  await child.waitJson((m) => m.ev === 'ready', 'ready');
+  // Loading aws-amplify takes a while when the whole suite shares two cores.
+  await child.waitJson((m) => m.ev === 'ready', 'ready', 45_000);
   return child;
 }
 
