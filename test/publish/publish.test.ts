@@ -202,6 +202,34 @@ describe('ids', () => {
     expect(b.id > a.id).toBe(true);
   });
 
+  it('are the same returned, delivered and stored, and strictly increase, with all publishers in one millisecond and one clock going backwards', async () => {
+    const frozen = Date.now();
+    const publishers = Array.from({ length: 6 }, (_x, p) => handler({ now: () => (p === 5 ? frozen - 120_000 : frozen) }));
+    const answered: Array<{ p: number; ids: string[] }> = [];
+    await Promise.all(
+      publishers.map(async (h, p) => {
+        const ids: string[] = [];
+        for (let i = 0; i < 4; i++) {
+          const r = (await h({ messages: [0, 1].map((k) => ({ channel: '/chat/same-ms', event: 'e', store: -1, data: { p, i, k } })) })) as { results: Array<{ id: string }> };
+          ids.push(...r.results.map((x) => x.id));
+        }
+        answered.push({ p, ids });
+      }),
+    );
+    const all = answered.flatMap((a) => a.ids);
+    expect(new Set(all).size).toBe(48);
+    for (const a of answered) expect(a.ids).toEqual([...a.ids].sort());
+    const delivered = rig.endpoint.received.filter((x) => x.channel === '/chat/same-ms').flatMap((x) => x.events.map((e, j) => ({ id: e.id as string, raw: x.raw[j] })));
+    expect(delivered.map((d) => d.id).sort()).toEqual([...all].sort());
+    const stored = await rig.dynamo.send(new QueryCommand({ TableName: rig.settings.tables.messages, KeyConditionExpression: 'channel = :c', ExpressionAttributeValues: { ':c': { S: '/chat/same-ms' } } }));
+    expect((stored.Items ?? []).map((it) => it.id.S)).toEqual([...all].sort());
+    // Stored envelopes are the delivered bytes.
+    const byId = new Map(delivered.map((d) => [d.id, d.raw]));
+    for (const it of stored.Items ?? []) expect(it.envelope.S).toBe(byId.get(it.id.S!));
+    const head = await rig.dynamo.send(new GetItemCommand({ TableName: rig.settings.tables.heads, Key: { channel: { S: '/chat/same-ms' } } }));
+    expect(head.Item?.lastId?.S).toBe([...all].sort().at(-1));
+  });
+
   it('skip the head in a namespace with ordering none', async () => {
     const r = (await handler()({ channel: '/fast/x', event: 'e' })) as { id: string };
     expect(r.id).toHaveLength(26);
