@@ -261,9 +261,12 @@ export class Eventsock extends Construct {
     }
     if (cfg.auth.openIdConnect) {
       const o = cfg.auth.openIdConnect;
+      // The config speaks seconds; AppSync's OpenIDConnectConfig takes AuthTTL and IatTTL in
+      // milliseconds (AppSync API reference, OpenIDConnectConfig; the provider passes them through).
+      const millis = (seconds: number | undefined) => (seconds === undefined ? undefined : seconds * 1000);
       providers.push({
         authType: 'OPENID_CONNECT',
-        openidConnectConfig: [{ issuer: escapeTemplate(o.issuer), clientId: o.clientId && escapeTemplate(o.clientId), authTtl: o.authTtlSeconds, iatTtl: o.iatTtlSeconds }],
+        openidConnectConfig: [{ issuer: escapeTemplate(o.issuer), clientId: o.clientId && escapeTemplate(o.clientId), authTtl: millis(o.authTtlSeconds), iatTtl: millis(o.iatTtlSeconds) }],
       });
       enabled.push('OPENID_CONNECT');
     }

@@ -244,7 +244,8 @@ function withAuthProviders(tf: Json): Json {
           openid_connect_config: {
             for_each: '${provider.value.oidc == null ? [] : [provider.value.oidc]}',
             iterator: 'oidc',
-            content: { issuer: '${oidc.value.issuer}', client_id: '${oidc.value.client_id}', auth_ttl: '${oidc.value.auth_ttl_seconds}', iat_ttl: '${oidc.value.iat_ttl_seconds}' },
+            // AppSync takes auth_ttl and iat_ttl in milliseconds; the variable speaks seconds like the config.
+            content: { issuer: '${oidc.value.issuer}', client_id: '${oidc.value.client_id}', auth_ttl: '${oidc.value.auth_ttl_seconds == null ? null : oidc.value.auth_ttl_seconds * 1000}', iat_ttl: '${oidc.value.iat_ttl_seconds == null ? null : oidc.value.iat_ttl_seconds * 1000}' },
           },
           cognito_config: {
             for_each: '${provider.value.cognito == null ? [] : [provider.value.cognito]}',

@@ -250,6 +250,11 @@ describe('module auth variable', () => {
     const stackBlock = (t: string, b: string) => Object.keys(stackProviders.find((p) => p.auth_type === t)![b][0]).sort();
     expect(Object.keys(dyn.content.dynamic.openid_connect_config.content).sort()).toEqual(stackBlock('OPENID_CONNECT', 'openid_connect_config'));
     expect(Object.keys(dyn.content.dynamic.cognito_config.content).sort()).toEqual(stackBlock('AMAZON_COGNITO_USER_POOLS', 'cognito_config'));
+    // Seconds in the config and the variable, milliseconds for AppSync (OpenIDConnectConfig AuthTTL/IatTTL).
+    expect(stackProviders.find((p) => p.auth_type === 'OPENID_CONNECT')!.openid_connect_config[0]).toMatchObject({ auth_ttl: 600_000, iat_ttl: 60_000 });
+    const oidcVar = (attr: string) => bare(dyn.content.dynamic.openid_connect_config.content[attr]).replace(/oidc\.value\./g, 'var.auth.open_id_connect.');
+    expect(evaluate([all], oidcVar('auth_ttl'))).toBe(600_000);
+    expect(evaluate([all], oidcVar('iat_ttl'))).toBeNull();
     // The blocks' for_each expressions give one block for the provider that has settings and none for the others.
     // In the dynamic block the iterator's element is provider.value; in a for-expression it is provider.
     const blocks = (forEach: string) => `[for provider in local.extra_auth_providers : { type = provider.auth_type, n = length(${bare(forEach).replace(/provider\.value\./g, 'provider.')}) }]`;
