@@ -431,9 +431,12 @@ class Client implements EventsockClient {
     try {
       authorization = await sub.authorizer.authorize({ kind: 'subscribe', channel: sub.channel });
     } catch (e) {
-      this.subscribeRefused(sub, asClientError(e, 'INVALID_AUTH'));
+      const err = asClientError(e, 'INVALID_AUTH');
+      if (sub.accepted) this.retryResubscribe(sub, err);
+      else this.subscribeRefused(sub, err);
       return;
     }
+    sub.authRetries = 0;
     if (gen !== this.generation || !this.subs.has(sub.id) || this.pending.has(sub.id)) return;
     // A catch-up follows success (resubscribe, or `since`): hold live messages from now on.
     if (this.history && (sub.accepted || sub.lastIds.size > 0)) sub.holdLive = true;
@@ -475,6 +478,27 @@ class Client implements EventsockClient {
     if (sub.catchingUp || this.pending.get(sub.id)?.kind === 'subscribe') return;
     sub.holdLive = false;
     for (const env of sub.buffer.splice(0)) this.deliver(sub, env);
+  }
+
+  /**
+   * A resubscribe whose authorization could not be built (a token callback or credentials
+   * provider that failed, perhaps for a moment) is retried with the reconnect backoff
+   * instead of ending a subscription the server never refused; reported each time.
+   */
+  private retryResubscribe(sub: SubRecord, cause: EventsockClientError): void {
+    if (!this.subs.has(sub.id) || this.closedByUser) return;
+    const r = this.reconnect;
+    if (!r || sub.authRetries >= r.maxAttempts) {
+      this.subscribeRefused(sub, cause);
+      return;
+    }
+    const delay = backoffDelay(r, sub.authRetries, this.random);
+    sub.authRetries++;
+    this.emitError(new SubscribeError(cause.code as ClientErrorCode, `resubscribe to ${sub.channel} not authorized yet (${cause.message}); retrying in ${Math.round(delay)} ms`, sub.channel, cause.errors));
+    clearTimeout(sub.authRetryTimer);
+    sub.authRetryTimer = setTimeout(() => {
+      if (this.subs.has(sub.id) && this.state === 'connected') void this.sendSubscribe(sub);
+    }, delay);
   }
 
   /** A refused subscription ends alone; the connection and the other subscriptions carry on. */

@@ -31,6 +31,9 @@ export interface SubRecord {
    * data frames in one tick, before the code awaiting the answer runs.)
    */
   holdLive: boolean;
+  /** Resubscribes whose authorization could not be built, in a row (the backoff attempt). */
+  authRetries: number;
+  authRetryTimer?: ReturnType<typeof setTimeout>;
   buffer: Envelope[];
   queue: Envelope[];
   waiters: Array<{ resolve: (r: IteratorResult<Envelope>) => void; reject: (e: unknown) => void }>;
@@ -52,6 +55,7 @@ export function createSubRecord(channel: string, authorizer: Authorizer, handler
     catchingUp: false,
     catchUpAgain: false,
     holdLive: false,
+    authRetries: 0,
     buffer: [],
     queue: [],
     waiters: [],
@@ -62,6 +66,7 @@ export function createSubRecord(channel: string, authorizer: Authorizer, handler
 
 /** Ends the iterator: pending next() calls finish (or reject with the error). */
 export function endSub(sub: SubRecord, err?: EventsockClientError): void {
+  clearTimeout(sub.authRetryTimer);
   if (sub.ended) return;
   sub.ended = true;
   sub.endError = err;

@@ -199,6 +199,33 @@ describe('reconnect', () => {
     expect(c.state).toBe('connected');
   });
 
+  it('a resubscribe whose token callback fails for a moment is retried, not ended', async () => {
+    const c = await open();
+    const errors: EventsockClientError[] = [];
+    c.on('error', (e) => errors.push(e));
+    let failures = 0;
+    const token = () => {
+      if (failures > 0) {
+        failures--;
+        throw new Error('token service unavailable');
+      }
+      return 'sub-token';
+    };
+    const got: Envelope[] = [];
+    await c.subscribe('/default/flaky', (m) => got.push(m), { auth: { type: 'token', token } });
+    failures = 2;
+    server.dropAll();
+    await waitFor(() => server.frames.filter((f) => f.type === 'subscribe').length === 2, 'resubscribed after the retries');
+    await waitFor(() => server.subscriptions() === 1, 'subscription live again');
+    server.publish('/default/flaky', 'e', 'after');
+    await waitFor(() => got.length === 1);
+    const retries = errors.filter((e) => e.name === 'SubscribeError');
+    expect(retries).toHaveLength(2);
+    expect(retries[0]).toMatchObject({ code: 'INVALID_AUTH', channel: '/default/flaky' });
+    expect(retries[0].message).toMatch(/token service unavailable.*retrying in \d+ ms/);
+    expect(retries[0].message).not.toContain('sub-token');
+  });
+
   it('a subscription refused on resubscribe ends alone and is reported', async () => {
     const c = await open();
     const errors: EventsockClientError[] = [];
