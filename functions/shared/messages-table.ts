@@ -71,9 +71,10 @@ export async function queryMessages(
         ExpressionAttributeNames: q.after !== undefined ? { '#c': 'channel', '#id': 'id' } : { '#c': 'channel' },
         ExpressionAttributeValues: values,
         ExclusiveStartKey: startKey,
-        // One more than needed tells us whether another page exists; once expired items
-        // showed up, read wider so a run of them does not end the page empty.
-        Limit: reads === 0 ? q.limit + 1 : EXPIRED_READ_LIMIT,
+        // One more than still needed tells us whether another page exists; each further
+        // read (expired items showed up) doubles, so a long run of them does not end the
+        // page empty, while a page short by a few items does not read a thousand more.
+        Limit: Math.min(EXPIRED_READ_LIMIT, (q.limit - out.length + 1) * 2 ** reads),
         ConsistentRead: true,
       }),
     );

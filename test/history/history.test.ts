@@ -110,6 +110,30 @@ describe('history over HTTP', () => {
     expect(page.body.next).toBeUndefined();
   });
 
+  it('reads only about as many items as a page needs when a few are expired', async () => {
+    const nowS = Math.floor(clock / 1000);
+    const ids = Array.from({ length: 60 }, (_x, i) => newUlid(clock - 100_000 + i)).sort();
+    await Promise.all(
+      ids.map((id, i) =>
+        putMessage(rig.dynamo, rig.settings.tables.messages, {
+          channel: '/chat/few-stale',
+          id,
+          envelope: JSON.stringify({ id, event: 'e', channel: '/chat/few-stale', data: i, meta: { uid: null, umd: null } }),
+          expiresAt: i === 3 ? nowS - 1 : nowS + 60,
+        }),
+      ),
+    );
+    const limits: number[] = [];
+    const counting = { send: (cmd: { input: { Limit?: number } }) => (limits.push(cmd.input.Limit ?? Infinity), rig.dynamo.send(cmd as never)) } as never;
+    const t = await token({ '/chat/few-stale': { history: true } });
+    const r = (await history({ dynamo: counting })(httpEvent({ method: 'GET', path: '/history', query: { channel: '/chat/few-stale', limit: '50' }, headers: { authorization: `Bearer ${t}` } }))) as Http;
+    const body = JSON.parse(r.body);
+    expect(body.items.map((m: { id: string }) => m.id)).toEqual(ids.filter((_x, i) => i !== 3).slice(0, 50));
+    expect(body.next).toBe(ids[50]);
+    expect(limits.length).toBeGreaterThan(1);
+    for (const l of limits) expect(l).toBeLessThanOrEqual(2 * 51);
+  });
+
   it('requires a token that grants history on that channel', async () => {
     await seed('/chat/secret', 1, 60);
     expect((await get({ channel: '/chat/secret' })).status).toBe(401);
