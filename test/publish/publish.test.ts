@@ -476,6 +476,26 @@ describe('emitPubSubEvent', () => {
     expect(JSON.parse(sent[0].input.Entries[0].Detail).id).toBe(r.results[0].id);
   });
 
+  it('sends large messages in PutEvents calls within 10 entries and 256 KiB, in order', async () => {
+    const sent: Array<Array<{ Detail: string; Source: string; DetailType: string }>> = [];
+    const logger = memoryLogger();
+    // As EventBridge does: a request whose entries add up to more than 256 KiB is refused whole.
+    const eventBridge = {
+      send: async (cmd: never) => {
+        const entries = (cmd as { input: { Entries: Array<{ Detail: string; Source: string; DetailType: string }> } }).input.Entries;
+        const size = entries.reduce((n, e) => n + 14 + Buffer.byteLength(e.Detail) + Buffer.byteLength(e.Source) + Buffer.byteLength(e.DetailType), 0);
+        if (entries.length > 10 || size > 256 * 1024) throw Object.assign(new Error('Total size of the entries in the request is over the limit.'), { name: 'ValidationException' });
+        sent.push(entries);
+        return { FailedEntryCount: 0, Entries: entries.map(() => ({ EventId: 'x' })) };
+      },
+    };
+    const messages = Array.from({ length: 23 }, (_x, i) => ({ channel: 'eb-big', event: 'e', emitPubSubEvent: true, data: { i, pad: 'p'.repeat(30_000) } }));
+    const r = (await handler({ eventBridge, logger })({ messages })) as { results: Array<{ id: string }> };
+    expect(logger.entries.filter((e) => e.level === 'error')).toEqual([]);
+    expect(sent.flat().map((e) => JSON.parse(e.Detail).id)).toEqual(r.results.map((x) => x.id));
+    for (const batch of sent) expect(batch.length).toBeLessThanOrEqual(10);
+  });
+
   it('keeps the message published when EventBridge fails, and logs it', async () => {
     const logger = memoryLogger();
     const eventBridge = { send: async () => { throw Object.assign(new Error('down'), { name: 'InternalException' }); } };
