@@ -82,8 +82,9 @@ export async function publishMessages(messages: ValidatedMessage[], deps: Publis
         if (c.kind === 'won') {
           owners.set(i, c.owner);
           leases.set(i, c.leaseUntil);
+        } else {
+          results[i] = { id: c.messageId, channel: c.channel || m.channel.path, event: c.event || m.event, duplicate: true };
         }
-        else results[i] = { id: c.messageId, channel: c.channel || m.channel.path, event: c.event || m.event, duplicate: true };
       } catch (e) {
         deps.logger.error('dedup claim failed', { code: errorOf(e).code, error: (e as Error).message });
         const { code, message } = errorOf(e);
@@ -120,6 +121,7 @@ export async function publishMessages(messages: ValidatedMessage[], deps: Publis
       }
     }),
   );
+
   const byChannel = new Map<string, number[]>();
   messages.forEach((m, i) => {
     if (results[i] || sameAs.has(i)) return;
