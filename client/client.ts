@@ -23,7 +23,7 @@ import { resolveEndpoint } from './endpoint';
 import { ConnectionError, EventsockClientError, PublishError, SubscribeError, describeServerErrors, type ClientErrorCode } from './errors';
 import { readHistorySince, type HistoryOptions } from './history';
 import { EchoFilter } from './echo';
-import { randomId, ulidFloor } from './ids';
+import { monotonicUlid, randomId, ulidFloor } from './ids';
 import { createSubRecord, endSub, recordAndQueue, subscriptionHandle, type SubRecord } from './subscription';
 import type { ClientEvent, ClientOptions, ConnectionState, EventsockClient, MessageHandler, PublishResult, ReconnectOptions, SubscribeOptions, Subscription } from './types';
 import { WS_OPEN, type WebSocketConstructor, type WebSocketLike } from './websocket';
@@ -77,6 +77,8 @@ class Client implements EventsockClient {
   /** Last ka/data of the connection that dropped: nothing before it was missed. */
   private lastAliveBeforeDrop = 0;
   private reconnectTimer?: ReturnType<typeof setTimeout>;
+  /** Envelope ids for IAM publishes. */
+  private readonly nextId = monotonicUlid();
 
   constructor(private readonly opts: ClientOptions) {
     this.endpoint = resolveEndpoint(opts.endpoint, { realtimeUrl: opts.realtimeUrl });
@@ -672,7 +674,13 @@ class Client implements EventsockClient {
     } catch (err) {
       throw asClientError(err, 'INVALID_ARGUMENT');
     }
-    const body: Record<string, unknown> = { event: e.event, data: e.data ?? null };
+    // IAM publishers are trusted services whose events the namespace handler passes through
+    // unchanged, so an IAM-authorized client sends the finished envelope (meta as for backends);
+    // everyone else sends { event, data } and the handler wraps it from the verified identity.
+    const body: Record<string, unknown> =
+      this.connectAuth.type === 'iam'
+        ? { id: this.nextId(), event: e.event, channel: path, data: e.data ?? null, meta: { uid: null, umd: null } }
+        : { event: e.event, data: e.data ?? null };
     const nonce = this.echo.mark(path, e.event, matching);
     nonces.push(nonce);
     if (nonce !== undefined) body.nonce = nonce;

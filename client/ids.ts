@@ -1,5 +1,6 @@
 /**
- * Random ids for subscriptions, publishes and the echo nonce. getRandomValues
+ * Random ids for subscriptions, publishes and the echo nonce, and ULIDs for the
+ * envelopes an IAM-authorized client publishes. getRandomValues
  * works in Node, in browsers and in insecure browser contexts (randomUUID does not).
  */
 export function randomId(bytes = 16): string {
@@ -38,4 +39,32 @@ export function ulidFloor(ms: number): string {
     t = Math.floor(t / 32);
   }
   return time + '0'.repeat(16);
+}
+
+/**
+ * A ULID generator (Crockford base32: 10 characters of millisecond time, 16 random),
+ * monotonic within this generator: in the same (or an earlier) millisecond the random
+ * part is incremented instead of drawn again.
+ */
+export function monotonicUlid(now: () => number = Date.now): () => string {
+  let lastTime = -1;
+  let random: number[] = [];
+  return () => {
+    const t = Math.max(0, Math.floor(now()));
+    if (t > lastTime) {
+      lastTime = t;
+      const b = new Uint8Array(16);
+      globalThis.crypto.getRandomValues(b);
+      random = Array.from(b, (x) => x & 31);
+    } else {
+      let i = random.length - 1;
+      while (i >= 0 && random[i] === 31) random[i--] = 0;
+      if (i < 0) {
+        // 2^80 ids in one millisecond: borrow the next one.
+        lastTime++;
+        random = random.map(() => 0);
+      } else random[i]++;
+    }
+    return ulidFloor(lastTime).slice(0, 10) + random.map((d) => CROCKFORD[d]).join('');
+  };
 }

@@ -2,6 +2,8 @@ import { connect, type EventsockClient, type Subscription } from '../../client/n
 import type { Envelope } from '../../functions/core/envelope';
 import { EventsockClientError } from '../../client/errors';
 import { EchoFilter, REMEMBER_MS } from '../../client/echo';
+import { monotonicUlid } from '../../client/ids';
+import { isMessageId } from '../../functions/core/message';
 import { verifyEventAuthorization } from '../../local/sigv4-verify';
 import { startScriptedServer, type ScriptedServer } from './support/scripted-server';
 import { waitFor } from './support/wait';
@@ -445,6 +447,22 @@ describe('echo control', () => {
     await other.publish('/default/old', { event: 'chat', data: 'same' });
     await waitFor(() => got.length === 2);
     expect(got.map((m) => m.data)).toEqual(['same', 'same']);
+  });
+});
+
+describe('monotonicUlid', () => {
+  it('gives valid message ids that strictly increase within one millisecond, carrying across digits', () => {
+    const next = monotonicUlid(() => 1_700_000_000_000);
+    const ids = Array.from({ length: 2000 }, next);
+    for (const id of ids) expect(isMessageId(id)).toBe(true);
+    for (let i = 1; i < ids.length; i++) expect(ids[i] > ids[i - 1]).toBe(true);
+    expect(new Set(ids.map((id) => id.slice(0, 10))).size).toBe(1);
+    // A clock that goes back does not make ids go back.
+    let t = 1_700_000_000_005;
+    const back = monotonicUlid(() => t);
+    const a = back();
+    t -= 3;
+    expect(back() > a).toBe(true);
   });
 });
 

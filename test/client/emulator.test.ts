@@ -10,6 +10,7 @@ import type { EventsockClientError } from '../../client/errors';
 import { createAuthorizerHandler } from '../../functions/authorizer/handler';
 import { resolveConfig, runtimeSettings } from '../../functions/core/config';
 import type { Envelope } from '../../functions/core/envelope';
+import { isMessageId } from '../../functions/core/message';
 import { namespaceHandlerCode } from '../../functions/namespace/code';
 import { memoryLogger } from '../../functions/shared/log';
 import { staticSecretSource } from '../../functions/shared/secrets';
@@ -89,6 +90,34 @@ describe('auth modes', () => {
     await c.subscribe('/default/iam', (m) => got.push(m));
     await srv.api.publish('/default/iam', [JSON.stringify(envelope('/default/iam', 1))]);
     await waitFor(() => got.length === 1);
+  });
+
+  it('IAM: publishes over the socket arrive as envelopes (meta as for backends); echo off drops its own', async () => {
+    const iam = await open({ auth: { type: 'iam', region: 'us-east-1', credentials: CREDS_1 }, echo: false });
+    const viewer = await open({ auth: { type: 'token', token: await token({ '/default/*': { subscribe: true } }) } });
+    const errors: EventsockClientError[] = [];
+    viewer.on('error', (e) => errors.push(e));
+    const mine: Envelope[] = [];
+    const seen: Envelope[] = [];
+    await iam.subscribe('/default/iam-pub', (m) => mine.push(m));
+    await viewer.subscribe('/default/iam-pub', (m) => seen.push(m));
+    const r = await iam.publish('/default/iam-pub', [
+      { event: 'service.update', data: { n: 1 } },
+      { event: 'service.update', data: { n: 2 } },
+    ]);
+    expect(r.successful).toHaveLength(2);
+    await waitFor(() => seen.length === 2 || errors.length > 0, 'two envelopes');
+    expect(errors).toEqual([]);
+    expect(seen.map((m) => m.data)).toEqual([{ n: 1 }, { n: 2 }]);
+    for (const m of seen) {
+      expect(Object.keys(m).sort()).toEqual(['channel', 'data', 'event', 'id', 'meta']);
+      expect(m).toMatchObject({ event: 'service.update', channel: '/default/iam-pub', meta: { uid: null, umd: null } });
+      expect(isMessageId(m.id)).toBe(true);
+    }
+    expect(seen[1].id > seen[0].id).toBe(true);
+    await srv.api.publish('/default/iam-pub', [JSON.stringify(envelope('/default/iam-pub', 'marker'))]);
+    await waitFor(() => mine.length === 1 && seen.length === 3, 'the marker');
+    expect(mine.map((m) => m.data)).toEqual(['marker']);
   });
 
   it('API key: connects, subscribes and receives', async () => {
