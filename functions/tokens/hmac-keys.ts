@@ -93,7 +93,7 @@ export function createHmacKeyring(slots: readonly HmacKeySlot[], secrets: Secret
         throw error;
       }
       unavailableUntil.delete(slot.parameterName);
-      return { kid: slot.kid, secret, key: await importSecret(secret) };
+      return { kid: slot.kid, secret, key: imported.get(secret) ?? (await importSecret(secret)) };
     },
   };
 }
