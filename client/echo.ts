@@ -1,8 +1,8 @@
 /**
  * Echo control: recognising the messages this client published itself.
  *
- * With echo off, every published event carries a fresh random `nonce` (12 random
- * bytes, hex). The namespace handler copies it to the envelope's top level
+ * With echo off, every published event that a subscription of this client will
+ * receive carries a fresh random `nonce` (12 random bytes, hex). The namespace handler copies it to the envelope's top level
  * (functions/namespace/handlers.js), and this filter drops an envelope whose nonce
  * it handed out, once per subscription, then forgets the nonce: when every
  * subscription that matched the channel at publish time has dropped its copy, or
@@ -52,16 +52,19 @@ export class EchoFilter {
   constructor(readonly echo: boolean) {}
 
   /**
-   * A fresh nonce for one event about to be published (undefined with echo on: then
-   * nothing is marked). `subscriptions`: this client's subscriptions that match
-   * the channel now. Call before sending: an echo can beat publish_success.
+   * A fresh nonce for one event about to be published, or undefined when nothing needs
+   * marking: echo on, or no subscription of this client receives the channel.
+   * `subscriptions`: this client's subscriptions (also those still being set up) that
+   * match the channel now. Call before sending: an echo can beat publish_success.
    */
   mark(channel: string, event: string, subscriptions: Iterable<string>): string | undefined {
     if (this.echo) return undefined;
+    const waiting = new Set(subscriptions);
+    if (waiting.size === 0) return undefined;
     const now = Date.now();
     this.prune(now);
     const nonce = randomId(12);
-    this.sent.set(nonce, { channel, event, waiting: new Set(subscriptions), dropped: new Set(), expires: now + REMEMBER_MS });
+    this.sent.set(nonce, { channel, event, waiting, dropped: new Set(), expires: now + REMEMBER_MS });
     return nonce;
   }
 

@@ -495,6 +495,10 @@ describe('EchoFilter', () => {
       clock.mockRestore();
     }
 
+    // Nothing of this client receives the channel: no nonce, nothing remembered.
+    expect(f.mark('/default/c', 'chat', [])).toBeUndefined();
+    expect(f.size).toBe(0);
+
     const on = new EchoFilter(true);
     expect(on.mark('/default/c', 'chat', ['s1'])).toBeUndefined();
     const foreign = env('abc');
