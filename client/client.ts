@@ -595,9 +595,14 @@ class Client implements EventsockClient {
         for (const [channel, after] of [...sub.lastIds]) {
           try {
             const { items, truncated } = await readHistorySince(this.history!, channel, after);
-            for (const env of items) {
+            // Live messages held meanwhile that history does not hold (published with store 0)
+            // take their place by id among the stored ones instead of trailing them.
+            const held = sub.buffer.filter((env) => env.channel === channel);
+            sub.buffer = sub.buffer.filter((env) => env.channel !== channel);
+            const stored = new Set(items);
+            for (const env of [...items, ...held].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
               if (sub.seen.has(env.id)) continue;
-              if (this.echo.isOwnEcho(sub.id, env)) sub.seen.add(env.id);
+              if (stored.has(env) && this.echo.isOwnEcho(sub.id, env)) sub.seen.add(env.id);
               else this.deliver(sub, env);
             }
             if (truncated) {

@@ -316,6 +316,25 @@ describe('history catch-up', () => {
     expect(got).toEqual(['m1', 'missed', 'live', 'marker']);
   });
 
+  it('a live message that is not stored takes its place by id among the caught-up stored ones', async () => {
+    const c = await open({ history: { url: server.url, token: 'history-token' } });
+    const got: string[] = [];
+    await c.subscribe('/default/mixed', (m) => got.push(String(m.data)));
+    server.publish('/default/mixed', 'e', 'm1', { store: true });
+    await waitFor(() => got.length === 1);
+    server.dropAll();
+    await waitFor(() => c.state !== 'connected', 'disconnected');
+    server.publish('/default/mixed', 'e', 'missed', { store: true, deliver: false });
+    server.liveWithSubscribeSuccess.set('/default/mixed', [
+      { event: 'e', data: 'live, not stored', store: false },
+      { event: 'e', data: 'live, stored' },
+    ]);
+    await waitFor(() => got.length >= 4, 'four messages');
+    server.publish('/default/mixed', 'e', 'marker', { store: true });
+    await waitFor(() => got.includes('marker'), 'marker');
+    expect(got).toEqual(['m1', 'missed', 'live, not stored', 'live, stored', 'marker']);
+  });
+
   it('since: a live message in the same chunk as the subscribe answer comes after the stored ones', async () => {
     const c = await open({ history: { url: server.url, token: 'history-token' } });
     const seen = server.publish('/default/since-race', 'e', 'seen', { store: true, deliver: false });

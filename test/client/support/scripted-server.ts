@@ -39,7 +39,7 @@ export interface ScriptedServer {
    * written to the socket in one chunk with subscribe_success, so `ws` hands the client both
    * frames in the same tick. Entries are used once.
    */
-  liveWithSubscribeSuccess: Map<string, Array<{ event: string; data: unknown }>>;
+  liveWithSubscribeSuccess: Map<string, Array<{ event: string; data: unknown; store?: boolean }>>;
   /** Live subscriptions across connections. */
   subscriptions(): number;
   historyRequests: string[];
@@ -149,7 +149,7 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
               state.liveWithSubscribeSuccess.delete(f.channel as string);
               const texts = [JSON.stringify({ type: 'subscribe_success', id })];
               for (const m of live) {
-                const env = state.publish(f.channel as string, m.event, m.data, { store: true, deliver: false });
+                const env = state.publish(f.channel as string, m.event, m.data, { store: m.store !== false, deliver: false });
                 texts.push(JSON.stringify({ type: 'data', id, event: JSON.stringify(env) }));
               }
               const chunk = Buffer.concat(texts.map(textFrame));
