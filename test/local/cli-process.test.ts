@@ -11,40 +11,13 @@ import { join } from 'node:path';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { WebSocket } from 'ws';
+import { shellWords } from '../compat/support';
 
 const ROOT = join(__dirname, '..', '..');
 const ENV = {
   EVENTSOCK_DEV_TOKEN_SECRET: 'cli-test-token-secret-0123456789',
   EVENTSOCK_DEV_API_KEY: 'cli-test-api-key-0123456789',
 };
-
-/** POSIX shell words: bare words and single-quoted strings (what shellQuote prints). */
-function shellWords(line: string): string[] {
-  const words: string[] = [];
-  let cur = '';
-  let inWord = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i];
-    if (ch === "'") {
-      const end = line.indexOf("'", i + 1);
-      cur += line.slice(i + 1, end);
-      i = end;
-      inWord = true;
-    } else if (ch === '\\') {
-      cur += line[++i];
-      inWord = true;
-    } else if (ch === ' ') {
-      if (inWord) words.push(cur);
-      cur = '';
-      inWord = false;
-    } else {
-      cur += ch;
-      inWord = true;
-    }
-  }
-  if (inWord) words.push(cur);
-  return words;
-}
 
 /** Turns a printed `curl` line into a fetch call, signing as curl's --aws-sigv4 does. */
 async function curlToFetch(line: string): Promise<Response> {
