@@ -16,6 +16,9 @@ import type { Subscriber } from './subscriptions';
 
 type Frame = Record<string, unknown>;
 
+/** Longest subscription / operation id accepted (an emulator bound; the service's is not documented). */
+const MAX_ID_LENGTH = 128;
+
 /** The frame with authorization objects replaced, for --verbose logs. */
 export function redactFrame(frame: unknown): unknown {
   if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) return frame;
@@ -177,14 +180,29 @@ export class Connection implements DeliveryTarget {
     this.kaTimer = setInterval(() => this.send({ type: 'ka' }), this.core.settings.keepAliveIntervalMs);
   }
 
+  /**
+   * The frame's own authorization (or Amplify's `payload.authorization`); the connect
+   * authorization only when the frame carries none at all. One that is there but not an
+   * object is refused (an empty object), never silently replaced by the connect one.
+   */
   private authorizationOf(f: Frame): Record<string, string> | undefined {
-    const given = stringRecord(f.authorization) ?? stringRecord((f.payload as Frame | undefined)?.authorization);
-    return given ?? this.connectAuth.authorization;
+    const payload = typeof f.payload === 'object' && f.payload !== null ? (f.payload as Frame) : undefined;
+    const given = f.authorization ?? payload?.authorization;
+    if (given === undefined || given === null) return this.connectAuth.authorization;
+    return stringRecord(given) ?? {};
   }
 
+  /**
+   * The frame's id. A string id that breaks the rule is still echoed in `<type>_error`
+   * (clients wait for the answer to their id; Amplify waits for a publish's forever);
+   * without a usable string there is nothing to echo, so a plain `error`.
+   */
   private frameId(f: Frame, type: string): string | undefined {
-    if (typeof f.id === 'string' && f.id.length > 0 && f.id.length <= 128) return f.id;
-    this.send({ type: 'error', errors: [{ errorType: ERROR_TYPES.badRequest, message: `${type} needs an id: a string of 1-128 characters` }] });
+    if (typeof f.id === 'string' && f.id.length > 0 && f.id.length <= MAX_ID_LENGTH) return f.id;
+    const message = `${type} needs an id: a string of 1-${MAX_ID_LENGTH} characters`;
+    if (typeof f.id === 'string' && f.id.length > 0) {
+      this.send({ type: `${type}_error`, id: f.id, errors: [{ errorType: ERROR_TYPES.badRequest, message }] });
+    } else this.send({ type: 'error', errors: [{ errorType: ERROR_TYPES.badRequest, message }] });
     return undefined;
   }
 

@@ -59,7 +59,7 @@ export async function handleEventHttp(core: EventApiCore, req: IncomingMessage, 
     return true;
   }
   if (req.method !== 'POST') {
-    answer(res, 405, { errors: [{ errorType: 'BadRequestException', message: 'Use POST /event to publish.' }], message: 'Use POST /event to publish.' }, { allow: 'POST, OPTIONS' });
+    answer(res, 405, { errors: [{ errorType: 'BadRequestException', message: 'Use POST /event to publish.' }], message: 'Use POST /event to publish.' }, { allow: 'POST, OPTIONS', 'x-amzn-ErrorType': 'BadRequestException' });
     return true;
   }
   try {
