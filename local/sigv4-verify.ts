@@ -44,7 +44,8 @@ export interface ReceivedRequest {
   method: string;
   /** The path without the query string, as received. */
   path: string;
-  query?: Record<string, string>;
+  /** Decoded query parameters (a repeated name as a list); see queryOf. */
+  query?: Record<string, string | string[]>;
   headers: Record<string, string | string[] | undefined>;
   body: string;
 }
@@ -103,6 +104,32 @@ function constantTimeEqual(a: string, b: string): boolean {
   const bb = Buffer.from(b);
   // Compare equal-length buffers only; a length difference leaks nothing secret.
   return ab.length === bb.length && timingSafeEqual(ab, bb);
+}
+
+/**
+ * The query of a request target, decoded for the signer (which encodes it again the
+ * SigV4 way). `+` stays `+`: SigV4 clients encode a space as %20.
+ */
+export function queryOf(url: string | undefined): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const i = (url ?? '').indexOf('?');
+  if (i < 0) return out;
+  const decode = (x: string) => {
+    try {
+      return decodeURIComponent(x);
+    } catch {
+      return x;
+    }
+  };
+  for (const part of (url as string).slice(i + 1).split('&')) {
+    if (part.length === 0) continue;
+    const eq = part.indexOf('=');
+    const name = decode(eq < 0 ? part : part.slice(0, eq));
+    const value = eq < 0 ? '' : decode(part.slice(eq + 1));
+    const prev = out[name];
+    out[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
+  }
+  return out;
 }
 
 /** Verifies a SigV4-signed HTTP request (header-based signing, as every SDK and Amplify send it). */

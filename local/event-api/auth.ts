@@ -239,7 +239,8 @@ export class Authenticator {
       const ttl = Math.min(LIMITS.authorizerTtlMaxSeconds, typeof result?.ttlOverride === 'number' ? result.ttlOverride : this.opts.defaultTtlSeconds);
       if (ttl > 0) {
         if (this.cache.size >= this.opts.cacheMaxEntries) this.cache.delete(this.cache.keys().next().value as string);
-        this.cache.set(key, { result, expiresAt: now + ttl * 1000 });
+        // The ttl runs from the answer: a slow authorizer does not shorten it.
+        this.cache.set(key, { result, expiresAt: this.opts.now() + ttl * 1000 });
       }
     }
     if (!result || result.isAuthorized !== true) throw unauthorized();

@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventApiCore } from './core';
+import { queryOf } from '../sigv4-verify';
 import { badRequest, EventApiError, toEventApiError } from './errors';
 import { runPublish } from './publish';
 
@@ -78,7 +79,7 @@ export async function handleEventHttp(core: EventApiCore, req: IncomingMessage, 
       channel: p.channel,
       events: p.events,
       authorization: headers,
-      httpRequest: { method: req.method ?? 'POST', path: (req.url ?? '/event').split('?')[0], headers: req.headers, body },
+      httpRequest: { method: req.method ?? 'POST', path: (req.url ?? '/event').split('?')[0], query: queryOf(req.url), headers: req.headers, body },
       requestHeaders: withoutSecrets(headers),
     });
     answer(res, 200, result);

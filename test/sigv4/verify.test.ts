@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { HttpRequest } from '@smithy/types';
 import { eventRequest, type SignedOperation } from '../../functions/core/event-request';
-import { verifyEventAuthorization, verifySigV4, type ReceivedRequest, type SigV4VerifyOptions } from '../../local/sigv4-verify';
+import { queryOf, verifyEventAuthorization, verifySigV4, type ReceivedRequest, type SigV4VerifyOptions } from '../../local/sigv4-verify';
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
 const KEY = { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local-secret' };
@@ -171,5 +171,12 @@ describe('verifySigV4 properties', () => {
       }),
       { numRuns: 50 },
     );
+  });
+});
+
+describe('queryOf', () => {
+  it('decodes a request target query for the signer: repeated names as lists, + kept, bad escapes as sent', () => {
+    expect(queryOf('/event')).toEqual({});
+    expect(queryOf('/event?a=1&a=2&b=x%20y&c+d&e=%zz&&f=')).toEqual({ a: ['1', '2'], b: 'x y', 'c+d': '', e: '%zz', f: '' });
   });
 });
