@@ -18,6 +18,8 @@ type Frame = Record<string, unknown>;
 
 /** Longest subscription / operation id accepted (an emulator bound; the service's is not documented). */
 const MAX_ID_LENGTH = 128;
+/** The longest delay a Node timer holds (longer ones fire after 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The frame with authorization objects replaced, for --verbose logs. */
 export function redactFrame(frame: unknown): unknown {
@@ -54,9 +56,19 @@ export class Connection implements DeliveryTarget {
     ws.on('message', (data, isBinary) => this.enqueue(data as Buffer, isBinary));
     ws.on('close', () => this.cleanup());
     ws.on('error', (e) => this.core.logger.info('connection error', { connection: this.id, error: e.message }));
+    this.armLifetime(Date.now() + core.settings.connectionLifetimeMs);
+  }
+
+  /** Node clamps a timer over 2^31-1 ms to 1 ms: a long lifetime is waited for in steps. */
+  private armLifetime(deadline: number): void {
+    const left = deadline - Date.now();
+    if (!(left < Infinity)) return; // Infinity (or NaN): no lifetime
     this.lifetimeTimer = setTimeout(
-      () => this.close(1000, `connection lifetime of ${Math.round(core.settings.connectionLifetimeMs / 1000)} s reached`),
-      core.settings.connectionLifetimeMs,
+      () => {
+        if (Date.now() < deadline) return this.armLifetime(deadline);
+        this.close(1000, `connection lifetime of ${Math.round(this.core.settings.connectionLifetimeMs / 1000)} s reached`);
+      },
+      Math.max(0, Math.min(left, MAX_TIMER_MS)),
     );
   }
 
@@ -177,7 +189,9 @@ export class Connection implements DeliveryTarget {
     if (this.acked) return;
     this.acked = true;
     this.send({ type: 'ka' });
-    this.kaTimer = setInterval(() => this.send({ type: 'ka' }), this.core.settings.keepAliveIntervalMs);
+    const every = this.core.settings.keepAliveIntervalMs;
+    if (every > 0 && every <= MAX_TIMER_MS) this.kaTimer = setInterval(() => this.send({ type: 'ka' }), every);
+    else if (every > MAX_TIMER_MS) this.kaTimer = setInterval(() => this.send({ type: 'ka' }), MAX_TIMER_MS); // ~24.8 days at most
   }
 
   /**

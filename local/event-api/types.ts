@@ -47,7 +47,7 @@ export interface EventApiOptions {
   keepAliveIntervalMs?: number;
   /** Announced in connection_ack. Default: 300000. */
   connectionTimeoutMs?: number;
-  /** The service closes a connection after this long. Default: 24 h. */
+  /** The service closes a connection after this long (Infinity: never; any length works, beyond a Node timer's 24.8 days too). Default: 24 h. */
   connectionLifetimeMs?: number;
   /** Default: 200 (MaxSubscriptionsReachedError beyond). */
   maxSubscriptionsPerConnection?: number;

@@ -213,3 +213,22 @@ describe('event API: connection without connection_init', () => {
     }
   });
 });
+
+describe('event API: timers longer than a Node timer can hold', () => {
+  it('keeps a connection whose lifetime and keep-alive interval exceed 2^31-1 ms open, without a ka storm', async () => {
+    const thirtyDays = 30 * 24 * 3600 * 1000;
+    const srv = await startApi({ connectionLifetimeMs: thirtyDays, keepAliveIntervalMs: thirtyDays });
+    try {
+      const c = await apiKeyClient(srv);
+      await subscribe(c, srv, 's', '/default/long');
+      // A few round trips: a timer Node clamped to 1 ms would have fired many times by now.
+      for (let i = 0; i < 5; i++) await publishWs(c, srv, `p${i}`, '/default/long', [String(i)]);
+      await c.next(() => c.data('s').length === 5);
+      expect(c.closed).toBeUndefined();
+      expect(c.frames.filter((f) => f.type === 'ka')).toHaveLength(1);
+      c.close();
+    } finally {
+      await srv.close();
+    }
+  });
+});
