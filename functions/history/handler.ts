@@ -50,6 +50,8 @@ export type HistoryHandler = (event: HttpEvent | HistoryQuery) => Promise<HttpRe
 const QUERY_FIELDS = ['channel', 'after', 'limit'];
 const HISTORY_PATHS = new Set(['/history', '/history/']);
 const PREFLIGHT_MAX_AGE_SECONDS = 600;
+/** Retry-After of a 503 for unreadable token keys: about the secret source's backoff after the first failures. */
+const KEYS_RETRY_AFTER_SECONDS = 5;
 
 const bad = (code: string, message: string, field: string, limit?: number) => new EventsockError(code, message, { field, limit });
 
@@ -133,7 +135,16 @@ export function createHistoryHandler(deps: HistoryHandlerDeps): HistoryHandler {
     const v = await verifier.verify(token);
     if (!v.ok) {
       log.info('history refused', { reason: v.reason, channel: q.channel.path });
-      if (v.reason === 'SECRET_UNAVAILABLE' || v.reason === 'JWKS_UNAVAILABLE') return json(503, errorBody(v.reason, 'token keys are unavailable; try again'), c);
+      // Key material that cannot be read is an outage, not a bad token: 503 so that clients retry.
+      if (v.reason === 'SECRET_UNAVAILABLE' || v.reason === 'JWKS_UNAVAILABLE') {
+        log.error('history token keys unavailable', { code: v.reason, channel: q.channel.path, retryAfterSeconds: KEYS_RETRY_AFTER_SECONDS });
+        return json(503, errorBody(v.reason, 'token keys are unavailable; try again'), {
+          ...c,
+          'retry-after': String(KEYS_RETRY_AFTER_SECONDS),
+          // Not a CORS-safelisted response header: browsers hide it unless exposed.
+          'access-control-expose-headers': 'Retry-After',
+        });
+      }
       return json(401, errorBody('UNAUTHORIZED', `token refused (${v.reason})`), { ...c, 'www-authenticate': 'Bearer error="invalid_token"' });
     }
     if (!isGranted(v.claims, 'history', q.channel)) {

@@ -8,7 +8,8 @@
  * - refused: `{ error: { code, message, field?, limit? } }`.
  * Over HTTP: 202 when everything was published, 207 for a batch where only some was,
  * 400 invalid, 401 bad key (never saying which), 413 body too large, 404/405 for
- * other paths and methods, 409/502/503 for a single message that failed.
+ * other paths and methods, 409/502/503 for a single message that failed, 503
+ * SECRET_UNAVAILABLE with Retry-After when the keys cannot be read (SSM down).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
@@ -131,11 +132,12 @@ export function createPublishHandler(deps: PublishHandlerDeps): PublishHandler {
       return json(405, errorBody('METHOD_NOT_ALLOWED', `${event.requestContext.http.method.slice(0, 20)} is not allowed on /publish; use POST`), { allow: 'POST' });
     }
     const key = await checkKey(bearerToken(event));
-    if (key === 'unavailable') {
-      log.error('publish API keys could not be read', { parameters: settings.publish.apiKeyParameterNames });
-      return json(503, errorBody('SECRET_UNAVAILABLE', 'the publish API keys could not be read; try again'));
+    if (key.result === 'unavailable') {
+      // An operational failure (SSM), not a refused caller: 503 so that clients retry.
+      log.error('publish API keys could not be read', { code: 'SECRET_UNAVAILABLE', parameters: key.parameters, retryAfterSeconds: key.retryAfterSeconds });
+      return json(503, errorBody('SECRET_UNAVAILABLE', 'the publish API keys could not be read; try again'), { 'retry-after': String(key.retryAfterSeconds) });
     }
-    if (key === 'mismatch') {
+    if (key.result === 'mismatch') {
       log.warn('publish refused', { code: 'UNAUTHORIZED', sourceIp: event.requestContext.http.sourceIp });
       return json(401, errorBody('UNAUTHORIZED', 'missing or invalid API key (Authorization: Bearer <key>)'), { 'www-authenticate': 'Bearer' });
     }

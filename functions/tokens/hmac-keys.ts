@@ -10,7 +10,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { EventsockError } from '../core/errors';
-import type { SecretSource } from '../shared/secrets';
+import type { SecretSource, SecretUnavailableError } from '../shared/secrets';
 
 export interface HmacKeySlot {
   kid: string;
@@ -46,9 +46,11 @@ function hmacKey(crypto: typeof import('node:crypto'), secret: string): HmacKey 
 const MAX_IMPORTED = 16;
 
 /**
- * A slot whose secret could not be read is not asked again for this long. The
- * SecretSource does not cache failures (so a newly written secret works at once),
- * but without this every hostile token naming an unset slot would cost an SSM call.
+ * A slot whose secret is not set is not asked again for this long, so that hostile
+ * tokens naming an unset slot cost no lookups. A secret that is set but cannot be
+ * read right now (SSM throttling or down: a retryable SecretUnavailableError) is not
+ * remembered here: the SecretSource already serves its last value or backs off, and
+ * remembering it would delay recovery past the source's own retry.
  */
 export const UNAVAILABLE_RETRY_MS = 10_000;
 
@@ -89,7 +91,8 @@ export function createHmacKeyring(slots: readonly HmacKeySlot[], secrets: Secret
         // An empty HMAC key would verify tokens anyone can sign (Web Crypto refuses one outright).
         if (secret.length === 0) throw new EventsockError('SECRET_UNAVAILABLE', `secret ${slot.parameterName} is empty`);
       } catch (error) {
-        unavailableUntil.set(slot.parameterName, { until: now() + UNAVAILABLE_RETRY_MS, error });
+        // Duck-typed: importing the class would pull the SSM client into the authorizer's entry chunk.
+        if ((error as Partial<SecretUnavailableError> | null)?.retryable !== true) unavailableUntil.set(slot.parameterName, { until: now() + UNAVAILABLE_RETRY_MS, error });
         throw error;
       }
       unavailableUntil.delete(slot.parameterName);

@@ -130,9 +130,11 @@ describe('no secret in logs or answers', () => {
 
   it('publish: SSM failing with the key in its error, keys unavailable', async () => {
     const ssm = { send: async () => Promise.reject(Object.assign(new Error(`AccessDenied reading value ${KEY1}`), { name: 'AccessDeniedException' })) };
-    const p = publisher({ secrets: ssmSecretSource(ssm as never, { ttlSeconds: 60 }) });
+    const p = publisher({ secrets: ssmSecretSource(ssm as never, { ttlSeconds: 60, logger: logger() }) });
     const r = (await p(post({ channel: 'a', event: 'e' }))) as { statusCode: number };
     expect(r.statusCode).toBe(503);
+    // The secret source logged the failed reads (names only), and those lines are searched too.
+    expect(lines.filter((l) => l.includes('secret read failed')).length).toBe(2);
     expectNoSecrets();
   });
 

@@ -35,8 +35,8 @@ describe('HS256 key rotation', () => {
     let now = NOW_MS;
     const params = new Map([[P1, OLD]]);
     const ssm = fakeSsm(params);
-    const source = ssmSecretSource(ssm as never, { ttlSeconds: 300, now: () => now });
     const logger = memoryLogger();
+    const source = ssmSecretSource(ssm as never, { ttlSeconds: 300, now: () => now, logger });
     const verifier = createTokenVerifier(settingsFor().tokens, { secrets: source, now: () => now, logger });
 
     const oldToken = await sign({ secret: OLD, kid: 'k1', now: NOW_MS, ttlSeconds: 7200 });
@@ -82,7 +82,7 @@ describe('HS256 key rotation', () => {
   test('SSM is read once per parameter per refresh interval, not per token', async () => {
     let now = NOW_MS;
     const ssm = fakeSsm(new Map([[P1, OLD]]));
-    const source = ssmSecretSource(ssm as never, { ttlSeconds: 300, now: () => now });
+    const source = ssmSecretSource(ssm as never, { ttlSeconds: 300, now: () => now, logger: memoryLogger() });
     const verifier = createTokenVerifier(settingsFor().tokens, { secrets: source, now: () => now });
     for (let i = 0; i < 5; i++) expect((await verifier.verify(await sign({ secret: OLD, kid: 'k1', jti: `t${i}`, now: NOW_MS }))).ok).toBe(true);
     expect(ssm.calls.filter((n) => n === P1)).toHaveLength(1);
