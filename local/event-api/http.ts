@@ -23,20 +23,36 @@ export function isEventPath(url: string | undefined): boolean {
   return path === '/event' || path === '/event/';
 }
 
+/**
+ * Reads the body up to `limit` bytes. A body declared or found to be larger is refused
+ * at once (413) instead of being read to its end first: a client may declare 100 MB and
+ * send it slowly, or never finish.
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
+    const tooLarge = () => new EventApiError('BadRequestException', `The request body is over ${limit} bytes.`, { status: 413, field: 'body', limit });
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) return reject(tooLarge());
     const chunks: Buffer[] = [];
     let size = 0;
-    let over = false;
+    let done = false;
     req.on('data', (c: Buffer) => {
+      if (done) return;
       size += c.length;
-      if (size > limit) over = true;
-      else if (!over) chunks.push(c);
+      if (size > limit) {
+        done = true;
+        chunks.length = 0;
+        reject(tooLarge());
+      } else chunks.push(c);
     });
-    req.on('end', () =>
-      over ? reject(new EventApiError('BadRequestException', `The request body is over ${limit} bytes.`, { status: 413, field: 'body', limit })) : resolve(Buffer.concat(chunks).toString('utf8')),
-    );
-    req.on('error', reject);
+    req.on('end', () => {
+      if (!done) resolve(Buffer.concat(chunks).toString('utf8'));
+      done = true;
+    });
+    req.on('error', (e) => {
+      if (!done) reject(e);
+      done = true;
+    });
   });
 }
 
@@ -87,6 +103,8 @@ export async function handleEventHttp(core: EventApiCore, req: IncomingMessage, 
     const err = toEventApiError(e);
     if (err.status >= 500) core.logger.error('http publish failed', { error: e instanceof Error ? e.message : String(e) });
     const entry = err.toServiceError();
+    // A refused body may still be arriving; node discards the rest after the answer. Closing
+    // instead could reset the connection before the client has read the 413.
     answer(res, err.status, { errors: [entry], message: entry.message }, { 'x-amzn-ErrorType': err.errorType });
   }
   return true;

@@ -232,3 +232,49 @@ describe('event API: timers longer than a Node timer can hold', () => {
     }
   });
 });
+
+describe('event API: POST /event larger than maxFrameBytes', () => {
+  it('answers 413 from the declared length without waiting for a body it will refuse', async () => {
+    const srv = await startApi({ maxFrameBytes: 64 * 1024 });
+    try {
+      const http = await import('node:http');
+      const [host, port] = srv.httpHost.split(':');
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = http.request({ host, port: Number(port), path: '/event', method: 'POST', headers: { 'x-api-key': API_KEY, 'content-type': 'application/json', 'content-length': String(100 * 1024 * 1024) } });
+        req.on('response', (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+          req.destroy();
+        });
+        req.on('error', (e) => (e.message.includes('socket hang up') ? undefined : reject(e)));
+        req.write('x'.repeat(1024)); // and never the rest
+      });
+      expect(status).toBe(413);
+      const after = await postEvent(srv, { channel: '/default/a', events: ['1'] }, { 'x-api-key': API_KEY });
+      expect(after.status).toBe(200);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('answers 413 as soon as a chunked body passes the limit', async () => {
+    const srv = await startApi({ maxFrameBytes: 64 * 1024 });
+    try {
+      const http = await import('node:http');
+      const [host, port] = srv.httpHost.split(':');
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = http.request({ host, port: Number(port), path: '/event', method: 'POST', headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' } });
+        req.on('response', (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+          req.destroy();
+        });
+        req.on('error', (e) => (e.message.includes('socket hang up') ? undefined : reject(e)));
+        req.write('x'.repeat(128 * 1024)); // over the limit, and the body never ends
+      });
+      expect(status).toBe(413);
+    } finally {
+      await srv.close();
+    }
+  });
+});
