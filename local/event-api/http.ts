@@ -13,7 +13,8 @@ import { runPublish } from './publish';
 const CORS = {
   'access-control-allow-origin': '*',
   'access-control-allow-methods': 'POST, OPTIONS',
-  'access-control-allow-headers': '*',
+  // `*` never covers Authorization (Fetch standard), so it is listed with what clients send.
+  'access-control-allow-headers': '*, authorization, content-type, accept, content-encoding, x-api-key, x-amz-date, x-amz-security-token, x-amz-content-sha256, x-amz-user-agent',
   'access-control-expose-headers': 'x-amzn-ErrorType, x-amzn-RequestId',
   'access-control-max-age': '600',
 };
@@ -71,7 +72,9 @@ function answer(res: ServerResponse, status: number, body: unknown, extra: Recor
 export async function handleEventHttp(core: EventApiCore, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
   if (!isEventPath(req.url)) return false;
   if (req.method === 'OPTIONS') {
-    res.writeHead(204, CORS);
+    const asked = req.headers['access-control-request-headers'];
+    // Echo what the browser asks for as well, so a header not listed above still passes.
+    res.writeHead(204, typeof asked === 'string' && /^[\w\s,-]{1,1000}$/.test(asked) ? { ...CORS, 'access-control-allow-headers': `${CORS['access-control-allow-headers']}, ${asked}` } : CORS);
     res.end();
     return true;
   }

@@ -278,3 +278,22 @@ describe('event API: POST /event larger than maxFrameBytes', () => {
     }
   });
 });
+
+describe('event API: CORS for browser clients', () => {
+  it('lists authorization explicitly in a preflight answer (a * never covers Authorization), and the other headers asked for', async () => {
+    const srv = await startApi();
+    try {
+      const pre = await fetch(`${srv.url}/event`, {
+        method: 'OPTIONS',
+        headers: { origin: 'http://localhost:5173', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type,x-amz-date,x-amz-security-token' },
+      });
+      expect(pre.status).toBe(204);
+      const allowed = (pre.headers.get('access-control-allow-headers') ?? '').toLowerCase().split(',').map((h) => h.trim());
+      for (const h of ['authorization', 'content-type', 'x-amz-date', 'x-amz-security-token', 'x-api-key']) expect(allowed).toContain(h);
+      const bare = await fetch(`${srv.url}/event`, { method: 'OPTIONS' });
+      expect((bare.headers.get('access-control-allow-headers') ?? '').toLowerCase()).toContain('authorization');
+    } finally {
+      await srv.close();
+    }
+  });
+});
