@@ -297,3 +297,22 @@ describe('event API: CORS for browser clients', () => {
     }
   });
 });
+
+describe('event API: the service limits at their defaults', () => {
+  it('holds 200 subscriptions on one connection (wildcards count), refuses the 201st with MaxSubscriptionsReachedError, accepts 5 events and refuses 6', async () => {
+    const srv = await startApi();
+    try {
+      const c = await apiKeyClient(srv);
+      for (let i = 0; i < 200; i++) c.send({ type: 'subscribe', id: `s${i}`, channel: i % 2 ? `/default/c${i}` : `/default/w${i}/*`, authorization: keyAuth(srv) });
+      await c.next(() => c.frames.filter((f) => f.type === 'subscribe_success').length === 200, 20_000);
+      const over = await subscribe(c, srv, 's200', '/default/over');
+      expect(over).toMatchObject({ type: 'subscribe_error', id: 's200', errors: [{ errorType: 'MaxSubscriptionsReachedError' }] });
+      expect(srv.api.stats().subscriptions).toBe(200);
+      expect((await publishWs(c, srv, 'five', '/default/c1', ['1', '2', '3', '4', '5'])).successful).toHaveLength(5);
+      expect((await publishWs(c, srv, 'six', '/default/c1', ['1', '2', '3', '4', '5', '6'])).errors[0].errorType).toBe('BadRequestException');
+      c.close();
+    } finally {
+      await srv.close();
+    }
+  });
+});
