@@ -76,6 +76,8 @@ export interface AuthenticatorOptions {
   jwksFetch?: typeof fetch;
   jwksCooldownMs?: number;
   defaultTtlSeconds: number;
+  /** What a cached Lambda answer is keyed on: the question (default) or the token alone (the worst case cache-policy.ts plans for). */
+  cacheKey?: 'question' | 'token';
   cacheMaxEntries: number;
   timeoutMs: number;
   now: () => number;
@@ -206,7 +208,8 @@ export class Authenticator {
     if (!authorizer) throw unauthorized('AWS_LAMBDA is not configured on this emulator (no authorizer).');
     const op = req.op;
     const channel = op.kind === 'connect' ? undefined : op.channel;
-    const key = createHash('sha256').update(token).digest('base64') + '\n' + op.kind + '\n' + (channel ?? '');
+    const tokenKey = createHash('sha256').update(token).digest('base64');
+    const key = this.opts.cacheKey === 'token' ? tokenKey : tokenKey + '\n' + op.kind + '\n' + (channel ?? '');
     const now = this.opts.now();
     const cached = this.cache.get(key);
     let result: AuthorizerResult | undefined;

@@ -79,6 +79,7 @@ export class EventApiCore {
       jwksCooldownMs: opts.jwksCooldownMs,
       defaultTtlSeconds: opts.config.authorizerResultTtlSeconds,
       cacheMaxEntries: opts.authorizerCacheMaxEntries ?? 10_000,
+      cacheKey: opts.authorizerCacheKey ?? 'question',
       timeoutMs: opts.authorizerTimeoutMs ?? 10_000,
       now,
       logger: this.logger,

@@ -71,6 +71,13 @@ export interface EventApiOptions {
   closeGraceMs?: number;
   /** An authorizer that has not answered after this long is a denial (never a hung connection). Default: 10000. */
   authorizerTimeoutMs?: number;
+  /**
+   * What a cached Lambda answer (ttlOverride) is keyed on. AWS does not document its key.
+   * 'question' (default): token + operation + channel, so an answer is only replayed for
+   * what it answered. 'token': the token alone, the worst case functions/authorizer/cache-policy.ts
+   * plans for, so a test can show an authorizer's ttlOverride never over-grants.
+   */
+  authorizerCacheKey?: 'question' | 'token';
   /** Lambda authorizer answers kept (oldest evicted first). Default: 10000. */
   authorizerCacheMaxEntries?: number;
   logger?: Logger;

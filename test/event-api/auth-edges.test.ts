@@ -6,7 +6,10 @@
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { HttpRequest } from '@smithy/types';
+import { createAuthorizerHandler } from '../../functions/authorizer/handler';
 import type { AuthorizerEvent, AuthorizerResult } from '../../functions/core/authorizer-contract';
+import { memoryLogger } from '../../functions/shared/log';
+import { NOW_MS, secrets, settingsFor, sign } from '../tokens/fixtures';
 import { Client, headerProtocol, postEvent, startApi, subscribe, wsUrl } from './helpers';
 
 describe('event API: Lambda authorizer cache', () => {
@@ -130,5 +133,74 @@ describe('event API: SigV4 over POST /event', () => {
     expect((await postEvent(srv, body, await signed('/event', {}, body, new Date(Date.now() - 4 * 60_000)))).status).toBe(200);
     expect((await postEvent(srv, body, await signed('/event', {}, body, new Date(Date.now() - 6 * 60_000)))).status).toBe(401);
     expect((await postEvent(srv, body, await signed('/event', {}, body, new Date(Date.now() + 6 * 60_000)))).status).toBe(401);
+  });
+});
+
+describe('event API: the real authorizer under a token-only cache key (the worst case cache-policy.ts plans for)', () => {
+  const config = { defaultNamespace: 'chat', namespaces: { chat: { clientPublish: true }, game: { clientPublish: true } } };
+  let srv: Awaited<ReturnType<typeof startApi>>;
+  let calls: AuthorizerEvent[];
+  beforeAll(async () => {
+    const real = createAuthorizerHandler({ settings: settingsFor(config), secrets: secrets(), logger: memoryLogger(), now: () => NOW_MS });
+    srv = await startApi({
+      config,
+      now: () => NOW_MS,
+      authorizerCacheKey: 'token',
+      authorizer: (e) => {
+        calls.push(e);
+        return real(e);
+      },
+    });
+  });
+  beforeEach(() => {
+    calls = [];
+  });
+  afterAll(() => srv.close());
+
+  const open = (token: string) => Client.open(wsUrl(srv), ['aws-appsync-event-ws', headerProtocol({ host: srv.httpHost, Authorization: token })]);
+
+  it('never lets a scoped token reach a channel outside its grant through a replayed answer', async () => {
+    const token = await sign({ channels: { '/chat/room-1': { subscribe: true, publish: true } } });
+    const c = await open(token);
+    const auth = { host: srv.httpHost, Authorization: token };
+    expect((await subscribe(c, srv, 'in', '/chat/room-1', auth)).type).toBe('subscribe_success');
+    expect((await subscribe(c, srv, 'out', '/chat/room-2', auth)).errors[0].errorType).toBe('UnauthorizedException');
+    expect((await subscribe(c, srv, 'wild', '/chat/*', auth)).errors[0].errorType).toBe('UnauthorizedException');
+    expect((await subscribe(c, srv, 'game', '/game/x', auth)).errors[0].errorType).toBe('UnauthorizedException');
+    // Every question reached the authorizer: nothing was cached for this token.
+    expect(calls.map((e) => e.requestContext.operation)).toEqual(['EVENT_CONNECT', 'EVENT_SUBSCRIBE', 'EVENT_SUBSCRIBE', 'EVENT_SUBSCRIBE', 'EVENT_SUBSCRIBE']);
+    c.close();
+  });
+
+  it('caches the answer of a token allowed everything everywhere, and replays it for every question', async () => {
+    const token = await sign({ channels: { '/*': { subscribe: true, publish: true } }, ttlSeconds: 7200 });
+    const c = await open(token);
+    const auth = { host: srv.httpHost, Authorization: token };
+    expect((await subscribe(c, srv, 'a', '/chat/a', auth)).type).toBe('subscribe_success');
+    expect((await subscribe(c, srv, 'b', '/game/*', auth)).type).toBe('subscribe_success');
+    expect(calls).toHaveLength(1);
+    c.close();
+  });
+});
+
+describe('event API: authorizerCacheKey token', () => {
+  it('replays one answer for every question asked with the token while its ttl lasts', async () => {
+    const calls: AuthorizerEvent[] = [];
+    const srv = await startApi({
+      config: { namespaces: { default: { clientPublish: true, publishAuthModes: ['AWS_IAM', 'AWS_LAMBDA'], subscribeAuthModes: ['AWS_LAMBDA'] } } },
+      authorizerCacheKey: 'token',
+      // An authorizer that (wrongly) caches an answer only right for /default/a.
+      authorizer: async (e) => (calls.push(e), { isAuthorized: e.requestContext.operation === 'EVENT_CONNECT' || e.requestContext.channel === '/default/a', ttlOverride: 60 }),
+    });
+    try {
+      const auth = { host: srv.httpHost, Authorization: 'tok' };
+      const c = await Client.open(wsUrl(srv), ['aws-appsync-event-ws', headerProtocol(auth)]);
+      expect((await subscribe(c, srv, 'a', '/default/a', auth)).type).toBe('subscribe_success');
+      expect((await subscribe(c, srv, 'b', '/default/b', auth)).type).toBe('subscribe_success');
+      expect(calls).toHaveLength(1);
+      c.close();
+    } finally {
+      await srv.close();
+    }
   });
 });
