@@ -16,7 +16,7 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SSMClient } from '@aws-sdk/client-ssm';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { signToken } from '../../client/token';
 import { createAuthorizerHandler } from '../../functions/authorizer/handler';
 import { createHistoryHandler } from '../../functions/history/handler';
@@ -204,7 +204,8 @@ describe('after a good read, transient SSM failures serve the last value', () =>
   });
 
   test('with the SDK default retries (as in the Lambdas), a throttled read still serves the last value', async () => {
-    const s = source({}, 'sdk-default');
+    // A generous read timeout: the SDK's own backoff between attempts must not be cut short here.
+    const s = source({ readTimeoutMs: 20_000 }, 'sdk-default');
     expect(await s.get(P1)).toBe(KEY1);
     ssm.modes.set(P1, 'throttle');
     nextRefresh();
@@ -216,7 +217,10 @@ describe('after a good read, transient SSM failures serve the last value', () =>
   });
 
   test('a read that never answers times out and counts as a transient failure', async () => {
-    const s = source({ readTimeoutMs: 200 });
+    const c = client(1);
+    // Warm the client (the SDK loads parts on first use), so that the good read below is well within the timeout.
+    await c.send(new GetParameterCommand({ Name: HK, WithDecryption: true }));
+    const s = ssmSecretSource(c, { ttlSeconds: TTL, now: () => t, logger: logs, readTimeoutMs: 1500 });
     expect(await s.get(P1)).toBe(KEY1);
     ssm.modes.set(P1, 'hang');
     nextRefresh();
