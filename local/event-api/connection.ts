@@ -195,13 +195,15 @@ export class Connection implements DeliveryTarget {
   }
 
   /**
-   * The frame's own authorization (or Amplify's `payload.authorization`); the connect
+   * The frame's own authorization (or `payload.authorization`, or `payload.extensions.authorization`
+   * where Amplify also puts it and GraphQL realtime clients put it alone); the connect
    * authorization only when the frame carries none at all. One that is there but not an
    * object is refused (an empty object), never silently replaced by the connect one.
    */
   private authorizationOf(f: Frame): Record<string, string> | undefined {
     const payload = typeof f.payload === 'object' && f.payload !== null ? (f.payload as Frame) : undefined;
-    const given = f.authorization ?? payload?.authorization;
+    const extensions = typeof payload?.extensions === 'object' && payload.extensions !== null ? (payload.extensions as Frame) : undefined;
+    const given = f.authorization ?? payload?.authorization ?? extensions?.authorization;
     if (given === undefined || given === null) return this.connectAuth.authorization;
     return stringRecord(given) ?? {};
   }

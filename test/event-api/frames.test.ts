@@ -94,6 +94,16 @@ describe('event API: frame edge cases', () => {
     c.close();
   });
 
+  it('reads a frame authorization carried only in payload.extensions (the GraphQL realtime place) instead of falling back', async () => {
+    const c = await apiKeyClient(srv);
+    const wrong = { host: srv.httpHost, 'x-api-key': 'da2-wrong' };
+    c.send({ type: 'subscribe', id: 'ext', channel: '/default/a', payload: { extensions: { authorization: wrong } } });
+    expect(await c.answer('ext')).toMatchObject({ type: 'subscribe_error', errors: [{ errorType: 'UnauthorizedException' }] });
+    c.send({ type: 'subscribe', id: 'ext-ok', channel: '/default/a', payload: { extensions: { authorization: keyAuth(srv) } } });
+    expect((await c.answer('ext-ok')).type).toBe('subscribe_success');
+    c.close();
+  });
+
   it('refuses a frame whose own authorization is wrong even though the connect authorization was good', async () => {
     const c = await apiKeyClient(srv);
     const wrong = { host: srv.httpHost, 'x-api-key': 'da2-wrong' };
