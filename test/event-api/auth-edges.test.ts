@@ -204,3 +204,37 @@ describe('event API: authorizerCacheKey token', () => {
     }
   });
 });
+
+describe('event API: a slow authorizer holds only its own connection', () => {
+  it('answers another connection while one subscribe waits on the authorizer, then answers the waiting one in order', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const srv = await startApi({
+      config: { namespaces: { default: { clientPublish: true, publishAuthModes: ['AWS_IAM', 'AWS_LAMBDA'], subscribeAuthModes: ['AWS_LAMBDA'] } } },
+      authorizer: async (e) => {
+        if (e.authorizationToken === 'slow' && e.requestContext.operation === 'EVENT_SUBSCRIBE') await gate;
+        return { isAuthorized: true, ttlOverride: 0 };
+      },
+    });
+    try {
+      const slowAuth = { host: srv.httpHost, Authorization: 'slow' };
+      const fastAuth = { host: srv.httpHost, Authorization: 'fast' };
+      const a = await Client.open(wsUrl(srv), ['aws-appsync-event-ws', headerProtocol(slowAuth)]);
+      const b = await Client.open(wsUrl(srv), ['aws-appsync-event-ws', headerProtocol(fastAuth)]);
+      a.send({ type: 'subscribe', id: 'held', channel: '/default/x', authorization: slowAuth });
+      a.send({ type: 'unsubscribe', id: 'held' });
+      expect((await subscribe(b, srv, 'b', '/default/x', fastAuth)).type).toBe('subscribe_success');
+      b.send({ type: 'publish', id: 'pb', channel: '/default/x', events: ['1'], authorization: fastAuth });
+      await b.next((f) => f.type === 'data' && f.id === 'b');
+      expect(a.frames.filter((f) => f.id === 'held')).toEqual([]);
+      release();
+      await a.next(() => a.frames.filter((f) => f.id === 'held').length === 2);
+      expect(a.frames.filter((f) => f.id === 'held').map((f) => f.type)).toEqual(['subscribe_success', 'unsubscribe_success']);
+      a.close();
+      b.close();
+    } finally {
+      release();
+      await srv.close();
+    }
+  });
+});
