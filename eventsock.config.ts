@@ -10,8 +10,9 @@ export default defineConfig({
   namespaces: {
     // Backends publish here through the publish API; clients subscribe with tokens.
     default: {},
-    // Clients whose token grants `publish` may also publish over their WebSocket;
-    // messages are kept for an hour so reconnecting clients can catch up.
+    // Clients whose token grants `publish` may also publish over their WebSocket.
+    // Messages sent through the publish API without `store` are kept for an hour, so
+    // reconnecting clients catch up on them; client WebSocket publishes are not stored.
     chat: { clientPublish: true, defaultStoreSeconds: 3600 },
   },
   tags: { app: 'eventsock' },

@@ -75,7 +75,8 @@ export function synthModuleJson(code: Record<FunctionName, LambdaCode>, namespac
     new RandomProvider(stack, 'random', {});
     const v: Record<string, TerraformVariable> = {};
     for (const spec of MODULE_VARIABLES) {
-      v[spec.name] = new TerraformVariable(stack, spec.name, { type: spec.type, default: spec.default, description: spec.description });
+      // cdktf cannot synthesize a null default; its variable blocks are dropped anyway (variables.tf is written below).
+      v[spec.name] = new TerraformVariable(stack, spec.name, { type: spec.type, default: spec.default ?? undefined, description: spec.description });
     }
     const ns = new TerraformLocal(stack, 'namespace_settings', `\${${NAMESPACE_SETTINGS_EXPR}}`);
     ns.overrideLogicalId('namespace_settings');
@@ -87,6 +88,8 @@ export function synthModuleJson(code: Record<FunctionName, LambdaCode>, namespac
     // The publish API key slots: given parameters, or the two the stack generates (named from var.name).
     const defaultKeyNames = resolveConfig({ name: 'NAMEPLACEHOLDER' }).publish.apiKeyParameterNames.map((n) => JSON.stringify(n.replace('NAMEPLACEHOLDER', '${var.name}')));
     const local = (id: string, expr: string) => new TerraformLocal(stack, id, `\${${expr}}`).overrideLogicalId(id);
+    // As resolveConfig: the namespace called default, else the only one; "" (refused by the precondition below) otherwise.
+    new TerraformLocal(stack, 'default_namespace_resolved', '${var.default_namespace != null ? var.default_namespace : (contains(keys(var.namespaces), "default") ? "default" : (length(var.namespaces) == 1 ? keys(var.namespaces)[0] : ""))}').overrideLogicalId('default_namespace');
     local('api_key_parameter_names', `var.publish.api_key_parameter_names != null ? var.publish.api_key_parameter_names : [${defaultKeyNames.join(', ')}]`);
     local('publish_settings', PUBLISH_SETTINGS_EXPR);
     local('history_settings', HISTORY_SETTINGS_EXPR);
@@ -99,7 +102,7 @@ export function synthModuleJson(code: Record<FunctionName, LambdaCode>, namespac
       namespaceHandlers,
       variables: {
         name: v.name.stringValue,
-        defaultNamespace: v.default_namespace.stringValue,
+        defaultNamespace: '${local.default_namespace}',
         namespaces: 'local.namespace_settings',
         tokens: 'local.token_settings',
         retentionDays: v.log_retention_days.numberValue,
@@ -126,7 +129,10 @@ export function synthModuleJson(code: Record<FunctionName, LambdaCode>, namespac
 
     // A variable validation may not read another variable before Terraform 1.9, so this check sits on the resource that uses it.
     es.functions.publish.addOverride('lifecycle.precondition', [
-      { condition: '${contains(keys(var.namespaces), var.default_namespace)}', error_message: 'default_namespace must be one of the keys of namespaces.' },
+      {
+        condition: '${contains(keys(var.namespaces), local.default_namespace)}',
+        error_message: 'default_namespace must be one of the keys of namespaces; set it when there are several namespaces and none is called default.',
+      },
     ]);
     app.synth();
     const raw = JSON.parse(readFileSync(join(outdir, 'stacks', 'module', 'cdk.tf.json'), 'utf8')) as Json;

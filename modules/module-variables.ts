@@ -83,9 +83,10 @@ export const MODULE_VARIABLES: ModuleVariable[] = [
   },
   {
     name: 'default_namespace',
-    description: 'Namespace for bare channel names in the publish API; must be a key of namespaces.',
+    description:
+      'Namespace for bare channel names in the publish API; must be a key of namespaces. Unset (null): default when namespaces has it, else the only namespace, as the config does; with several namespaces and none called default, set it.',
     type: 'string',
-    default: dfltTop.defaultNamespace,
+    default: null,
   },
   {
     name: 'tokens',

@@ -228,6 +228,17 @@ describe('namespace code size at plan time', () => {
   });
 });
 
+describe('module default_namespace', () => {
+  it('falls back as resolveConfig does: default, else the only namespace, else nothing (refused at plan)', () => {
+    expect(evaluate([], 'local.default_namespace')).toBe('default');
+    expect(evaluate(['namespaces={ chat = {} }'], 'local.default_namespace')).toBe(resolveConfig({ namespaces: { chat: {} } }).defaultNamespace);
+    expect(evaluate(['namespaces={ chat = {}, default = {} }'], 'local.default_namespace')).toBe('default');
+    expect(evaluate(['namespaces={ a = {}, b = {} }', 'default_namespace=b'], 'local.default_namespace')).toBe('b');
+    expect(() => resolveConfig({ namespaces: { a: {}, b: {} } })).toThrow(/defaultNamespace/);
+    expect(evaluate(['namespaces={ a = {}, b = {} }'], 'local.default_namespace')).toBe('');
+  });
+});
+
 describe('module auth variable', () => {
   const all = 'auth={ api_key = { description = "for kiosks", expires_in_days = 30 }, open_id_connect = { issuer = "https://id.example.com", client_id = "web", auth_ttl_seconds = 600 }, cognito = { user_pool_id = "eu-west-1_abc", aws_region = "eu-west-1" } }';
 

@@ -90,7 +90,7 @@ describe('exported Terraform module', () => {
     const settings = r.aws_lambda_function.eventsock_publish.environment.variables.EVENTSOCK_SETTINGS as string;
     expect(settings).toContain('"namespaces":${jsonencode(local.namespace_settings)}');
     expect(settings).toContain('"tokens":${jsonencode(local.token_settings)}');
-    expect(r.aws_lambda_function.eventsock_publish.lifecycle.precondition[0].condition).toBe('${contains(keys(var.namespaces), var.default_namespace)}');
+    expect(r.aws_lambda_function.eventsock_publish.lifecycle.precondition[0].condition).toBe('${contains(keys(var.namespaces), local.default_namespace)}');
   });
 
   it('has every output of the stack, described, secrets marked sensitive, and lists them in its README', () => {
