@@ -8,7 +8,7 @@
  */
 import type { AuthorizerEvent, AuthorizerResult } from '../core/authorizer-contract';
 import { settingsFromEnv } from '../core/config';
-import { createLogger, type LogLevel } from '../shared/log';
+import { functionLogger } from '../shared/log';
 import { type AuthorizerHandler, createAuthorizerHandler } from './handler';
 
 export { createAuthorizerHandler } from './handler';
@@ -18,11 +18,10 @@ let instance: Promise<AuthorizerHandler> | undefined;
 
 async function build(): Promise<AuthorizerHandler> {
   const settings = settingsFromEnv(process.env);
-  const level = (process.env.EVENTSOCK_LOG_LEVEL as LogLevel | undefined) ?? 'info';
-  const logger = createLogger({ level, fields: { fn: 'authorizer' } });
+  const logger = functionLogger('authorizer');
   const [{ SSMClient }, { ssmSecretSource }] = await Promise.all([import('@aws-sdk/client-ssm'), import('../shared/secrets')]);
   const ssm = new SSMClient({ region: settings.region || process.env.AWS_REGION });
-  const secrets = ssmSecretSource(ssm, { ttlSeconds: settings.tokens.secretsCacheSeconds });
+  const secrets = ssmSecretSource(ssm, { ttlSeconds: settings.tokens.secretsCacheSeconds, logger: logger.child({ component: 'secrets' }) });
   return createAuthorizerHandler({ settings, secrets, logger });
 }
 

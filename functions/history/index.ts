@@ -5,6 +5,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { settingsFromEnv } from '../core/config';
+import { functionLogger } from '../shared/log';
 import { ssmSecretSource } from '../shared/secrets';
 import { createHistoryHandler, type HistoryHandler } from './handler';
 
@@ -15,10 +16,12 @@ let instance: HistoryHandler | undefined;
 
 function create(): HistoryHandler {
   const settings = settingsFromEnv(process.env);
+  const logger = functionLogger('history');
   return createHistoryHandler({
     settings,
+    logger,
     dynamo: new DynamoDBClient({}),
-    secrets: ssmSecretSource(new SSMClient({}), { ttlSeconds: settings.tokens.secretsCacheSeconds }),
+    secrets: ssmSecretSource(new SSMClient({}), { ttlSeconds: settings.tokens.secretsCacheSeconds, logger: logger.child({ component: 'secrets' }) }),
   });
 }
 

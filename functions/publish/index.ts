@@ -7,6 +7,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { settingsFromEnv } from '../core/config';
+import { functionLogger } from '../shared/log';
 import { ssmSecretSource } from '../shared/secrets';
 import { createPublishHandler, type PublishHandler } from './handler';
 
@@ -20,10 +21,12 @@ let instance: PublishHandler | undefined;
 
 function create(): PublishHandler {
   const settings = settingsFromEnv(process.env);
+  const logger = functionLogger('publish');
   return createPublishHandler({
     settings,
+    logger,
     dynamo: new DynamoDBClient({}),
-    secrets: ssmSecretSource(new SSMClient({}), { ttlSeconds: API_KEY_CACHE_SECONDS }),
+    secrets: ssmSecretSource(new SSMClient({}), { ttlSeconds: API_KEY_CACHE_SECONDS, logger: logger.child({ component: 'secrets' }) }),
     eventBridge: new EventBridgeClient({}),
     // The role's credentials, which Lambda puts in the environment and refreshes per container.
     credentials: async () => ({

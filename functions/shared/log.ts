@@ -58,6 +58,16 @@ export function createLogger(opts: { level?: LogLevel; fields?: LogFields; write
   };
 }
 
+/**
+ * The logger of a Lambda entry point: level from EVENTSOCK_LOG_LEVEL (debug, info,
+ * warn, error; anything else is info), every entry tagged with the function's name.
+ */
+export function functionLogger(fn: string, env: Record<string, string | undefined> = process.env): Logger {
+  const raw = env.EVENTSOCK_LOG_LEVEL?.toLowerCase();
+  const level: LogLevel = raw !== undefined && raw in ORDER ? (raw as LogLevel) : 'info';
+  return createLogger({ level, fields: { fn } });
+}
+
 /** A logger that keeps entries in memory (tests assert on them). */
 export function memoryLogger(): Logger & { entries: Array<LogFields & { level: LogLevel; msg: string }> } {
   const entries: Array<LogFields & { level: LogLevel; msg: string }> = [];
