@@ -4,6 +4,7 @@
  * and a body with both `errors` and a top-level `message` (Amplify reads the text
  * from there). CORS is open: the endpoint is authenticated per request, no cookies.
  */
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventApiCore } from './core';
 import { queryOf } from '../sigv4-verify';
@@ -65,7 +66,7 @@ function headerRecord(req: IncomingMessage): Record<string, string> {
 
 function answer(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...CORS, ...extra });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'x-amzn-RequestId': randomUUID(), ...CORS, ...extra });
   res.end(text);
 }
 

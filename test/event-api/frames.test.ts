@@ -162,6 +162,11 @@ describe('event API: POST /event edge cases', () => {
       { identifier: expect.any(String), index: 1 },
     ]);
     expect(res.body.successful[0].identifier).not.toBe(res.body.successful[1].identifier);
+    // Every answer names its request, as AWS's do (the CORS answer exposes the header).
+    expect(res.headers.get('x-amzn-requestid')).toMatch(/^[0-9a-f-]{36}$/);
+    const err = await postEvent(srv, '{', { 'x-api-key': API_KEY });
+    expect(err.headers.get('x-amzn-requestid')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(err.headers.get('x-amzn-requestid')).not.toBe(res.headers.get('x-amzn-requestid'));
   });
 
   it.each([
