@@ -1,15 +1,18 @@
 /**
- * The publish function: `POST /publish` on its Function URL with a bearer API key,
- * and direct Lambda invoke (IAM) with one message or `{ messages: [...] }`.
+ * The publish function: `POST /publish` on its Function URL with a bearer API key
+ * (a backend) or a bearer JWT (a client, see token-publish.ts), and direct Lambda
+ * invoke (IAM) with one message or `{ messages: [...] }`.
  * Both answer the same bodies:
  * - one message: `{ id, channel, event }` (plus `duplicate: true` for a repeat);
  * - a batch: `{ results: [...] }`, one per message in order, each either the above
  *   or `{ channel, event, error }`;
  * - refused: `{ error: { code, message, field?, limit? } }`.
  * Over HTTP: 202 when everything was published, 207 for a batch where only some was,
- * 400 invalid, 401 bad key (never saying which), 413 body too large, 404/405 for
- * other paths and methods, 409/502/503 for a single message that failed, 503
- * SECRET_UNAVAILABLE with Retry-After when the keys cannot be read (SSM down).
+ * 400 invalid, 401 bad key (never saying which) or refused token (the reason code in
+ * the message, as the history API), 403 a token not granted a message, 413 body too
+ * large, 404/405 for other paths and methods, 409/502/503 for a single message that
+ * failed, 503 SECRET_UNAVAILABLE / JWKS_UNAVAILABLE with Retry-After when the keys
+ * cannot be read (SSM down).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
@@ -20,12 +23,15 @@ import { validatePublishRequest, type MessageRules, type PublishMessage } from '
 import { bearerToken, bodyBytes, bodyText, errorBody, isHttpEvent, json, toErrorBody, type ErrorBody, type HttpEvent, type HttpResult } from '../shared/http';
 import { createLogger, type Logger } from '../shared/log';
 import type { SecretSource } from '../shared/secrets';
+import type { ParsedClaims } from '../core/claims';
+import { createTokenVerifier, type TokenVerifier } from '../tokens/verify';
 import { createApiKeyCheck } from './api-keys';
 import { createDedup } from './dedup';
 import { createDeliverer, type DeliveryOptions } from './deliver';
 import { createEmitter } from './emit';
 import { createIdAllocator } from './ids';
 import { publishMessages, type PublishResult } from './publish';
+import { firstRefusal, looksLikeJwt, metaJsonOf, refuseBackendFields, scopeDedupIds } from './token-publish';
 
 export type PublishInvokePayload = PublishMessage | { messages: PublishMessage[] };
 export type PublishBody = PublishResult | { results: PublishResult[] } | ErrorBody;
@@ -34,6 +40,10 @@ export interface PublishHandlerDeps {
   settings: RuntimeSettings;
   dynamo: Pick<DynamoDBClient, 'send'>;
   secrets: SecretSource;
+  /** Where the HS256 token secrets are read (their own cache time, tokens.secretsCacheSeconds). Default: `secrets`. */
+  tokenSecrets?: SecretSource;
+  /** Verifies client tokens. Default: createTokenVerifier(settings.tokens, { secrets: tokenSecrets, now, logger }), as the history function. */
+  verifier?: TokenVerifier;
   /** Where deliveries are POSTed. Default: `https://${settings.eventApiHttpHost}/event`. Its host is sent as Host, so it should be the signed host. */
   eventApiUrl?: string;
   /** The credentials that sign deliveries (the function's role). */
@@ -52,6 +62,8 @@ export interface PublishHandlerDeps {
 export type PublishHandler = (event: HttpEvent | PublishInvokePayload) => Promise<HttpResult | PublishBody>;
 
 const PUBLISH_PATHS = new Set(['/publish', '/publish/']);
+/** Retry-After of a 503 for unreadable token keys, as the history API. */
+const KEYS_RETRY_AFTER_SECONDS = 5;
 const FUNCTION_URL_MAX_BYTES = 6 * 1024 * 1024;
 
 function statusFor(code: string): number {
@@ -78,6 +90,7 @@ export function createPublishHandler(deps: PublishHandlerDeps): PublishHandler {
   const maxBodyBytes = deps.maxBodyBytes ?? Math.min(FUNCTION_URL_MAX_BYTES, LIMITS.publishBatchMax * (settings.publish.maxDataBytes + 2048));
   const delivery = { budgetMs: 10_000, ...deps.delivery };
   const checkKey = createApiKeyCheck(deps.secrets, settings.publish.apiKeyParameterNames);
+  const verifier = deps.verifier ?? createTokenVerifier(settings.tokens, { secrets: deps.tokenSecrets ?? deps.secrets, now, logger });
   const deliverer = createDeliverer({
     ...delivery,
     host: settings.eventApiHttpHost,
@@ -101,24 +114,35 @@ export function createPublishHandler(deps: PublishHandlerDeps): PublishHandler {
     now,
   };
 
-  async function run(input: unknown, log: Logger): Promise<{ status: number; body: PublishBody }> {
+  /** `claims`: the verified token of a client publisher; absent for backends (API key, IAM). */
+  async function run(input: unknown, log: Logger, claims?: ParsedClaims): Promise<{ status: number; body: PublishBody }> {
     let request;
     try {
+      if (claims) refuseBackendFields(input);
       request = validatePublishRequest(input, rules);
+      if (claims) {
+        const refusal = firstRefusal(request.messages, claims, settings, request.batch);
+        if (refusal) {
+          log.info('publish refused', { code: refusal.code, field: refusal.field, index: refusal.index, uid: claims.uid, jti: claims.jti });
+          return { status: 403, body: errorBody(refusal.code, refusal.message, { field: refusal.field }) };
+        }
+        request = { ...request, messages: scopeDedupIds(request.messages, claims, request.batch) };
+      }
     } catch (e) {
       if (e instanceof EventsockError) {
-        log.info('publish refused', { code: e.code, field: e.field });
+        log.info('publish refused', { code: e.code, field: e.field, ...(claims ? { uid: claims.uid } : {}) });
         return { status: 400, body: toErrorBody(e) };
       }
       throw e;
     }
-    const results = await publishMessages(request.messages, { ...publisherDeps, logger: log });
+    const results = await publishMessages(request.messages, { ...publisherDeps, logger: log }, claims ? { metaJson: metaJsonOf(claims) } : {});
     const failed = results.filter((r) => 'error' in r).length;
     log.info('publish', {
       messages: results.length,
       failed,
       duplicates: results.filter((r) => 'duplicate' in r).length,
       ids: results.map((r) => ('id' in r ? r.id : null)),
+      ...(claims ? { publisher: 'token', uid: claims.uid, jti: claims.jti } : {}),
     });
     if (request.batch) return { status: failed === 0 ? 202 : failed < results.length ? 207 : statusFor((results[0] as { error: { code: string } }).error.code), body: { results } };
     const r = results[0];
@@ -131,15 +155,29 @@ export function createPublishHandler(deps: PublishHandlerDeps): PublishHandler {
     if (event.requestContext.http.method.toUpperCase() !== 'POST') {
       return json(405, errorBody('METHOD_NOT_ALLOWED', `${event.requestContext.http.method.slice(0, 20)} is not allowed on /publish; use POST`), { allow: 'POST' });
     }
-    const key = await checkKey(bearerToken(event));
-    if (key.result === 'unavailable') {
+    const presented = bearerToken(event);
+    const key = await checkKey(presented);
+    // API keys first, whatever they look like; only a value that is no key and has the JWT shape is a token.
+    let claims: ParsedClaims | undefined;
+    if (key.result !== 'ok' && presented !== undefined && looksLikeJwt(presented)) {
+      const v = await verifier.verify(presented);
+      if (!v.ok) {
+        // Key material that cannot be read is an outage, not a bad token: 503 so that clients retry.
+        if (v.reason === 'SECRET_UNAVAILABLE' || v.reason === 'JWKS_UNAVAILABLE') {
+          log.error('publish token keys unavailable', { code: v.reason, retryAfterSeconds: KEYS_RETRY_AFTER_SECONDS });
+          return json(503, errorBody(v.reason, 'token keys are unavailable; try again'), { 'retry-after': String(KEYS_RETRY_AFTER_SECONDS) });
+        }
+        log.info('publish refused', { code: 'UNAUTHORIZED', reason: v.reason, sourceIp: event.requestContext.http.sourceIp });
+        return json(401, errorBody('UNAUTHORIZED', `token refused (${v.reason})`), { 'www-authenticate': 'Bearer error="invalid_token"' });
+      }
+      claims = v.claims;
+    } else if (key.result === 'unavailable') {
       // An operational failure (SSM), not a refused caller: 503 so that clients retry.
       log.error('publish API keys could not be read', { code: 'SECRET_UNAVAILABLE', parameters: key.parameters, retryAfterSeconds: key.retryAfterSeconds });
       return json(503, errorBody('SECRET_UNAVAILABLE', 'the publish API keys could not be read; try again'), { 'retry-after': String(key.retryAfterSeconds) });
-    }
-    if (key.result === 'mismatch') {
+    } else if (key.result === 'mismatch') {
       log.warn('publish refused', { code: 'UNAUTHORIZED', sourceIp: event.requestContext.http.sourceIp });
-      return json(401, errorBody('UNAUTHORIZED', 'missing or invalid API key (Authorization: Bearer <key>)'), { 'www-authenticate': 'Bearer' });
+      return json(401, errorBody('UNAUTHORIZED', 'missing or invalid API key or token (Authorization: Bearer <key or JWT>)'), { 'www-authenticate': 'Bearer' });
     }
     const size = bodyBytes(event);
     if (size > maxBodyBytes) {
@@ -151,7 +189,7 @@ export function createPublishHandler(deps: PublishHandlerDeps): PublishHandler {
     } catch {
       return json(400, errorBody('INVALID_JSON', 'request body must be JSON: one message or { "messages": [...] }', { field: 'body' }));
     }
-    const { status, body } = await run(input, log);
+    const { status, body } = await run(input, log, claims);
     return json(status, body);
   }
 

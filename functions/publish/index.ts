@@ -22,11 +22,14 @@ let instance: PublishHandler | undefined;
 function create(): PublishHandler {
   const settings = settingsFromEnv(process.env);
   const logger = functionLogger('publish');
+  const ssm = new SSMClient({});
   return createPublishHandler({
     settings,
     logger,
     dynamo: new DynamoDBClient({}),
-    secrets: ssmSecretSource(new SSMClient({}), { ttlSeconds: API_KEY_CACHE_SECONDS, logger: logger.child({ component: 'secrets' }) }),
+    secrets: ssmSecretSource(ssm, { ttlSeconds: API_KEY_CACHE_SECONDS, logger: logger.child({ component: 'secrets' }) }),
+    // Client tokens (POST /publish with a JWT): the HS256 secrets, re-read as the history function does.
+    tokenSecrets: ssmSecretSource(ssm, { ttlSeconds: settings.tokens.secretsCacheSeconds, logger: logger.child({ component: 'secrets' }) }),
     eventBridge: new EventBridgeClient({}),
     // The role's credentials, which Lambda puts in the environment and refreshes per container.
     credentials: async () => ({

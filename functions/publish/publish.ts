@@ -42,9 +42,12 @@ export interface PublisherDeps {
 }
 
 /** The envelope JSON, built around the already-serialized data (it was measured as it is). */
-export function envelopeJson(id: string, m: ValidatedMessage): string {
-  return `{"id":${JSON.stringify(id)},"event":${JSON.stringify(m.event)},"channel":${JSON.stringify(m.channel.path)},"data":${m.dataJson},"meta":{"uid":null,"umd":null}}`;
+export function envelopeJson(id: string, m: ValidatedMessage, metaJson: string = BACKEND_META): string {
+  return `{"id":${JSON.stringify(id)},"event":${JSON.stringify(m.event)},"channel":${JSON.stringify(m.channel.path)},"data":${m.dataJson},"meta":${metaJson}}`;
 }
+
+/** The meta of a backend publish (API key or IAM): no user. */
+const BACKEND_META = '{"uid":null,"umd":null}';
 
 const failure = (m: ValidatedMessage, code: string, message: string, field?: string): PublishResult => ({
   channel: m.channel.path,
@@ -60,7 +63,11 @@ function errorOf(e: unknown): { code: string; message: string } {
 /** A won claim is renewed before delivery once it is older than this. */
 const RENEW_SLACK_MS = 1000;
 
-export async function publishMessages(messages: ValidatedMessage[], deps: PublisherDeps): Promise<PublishResult[]> {
+/**
+ * `opts.metaJson`: the envelope meta as JSON, for a token publisher (from its verified
+ * claims, see token-publish.ts); backends publish with `{"uid":null,"umd":null}`.
+ */
+export async function publishMessages(messages: ValidatedMessage[], deps: PublisherDeps, opts: { metaJson?: string } = {}): Promise<PublishResult[]> {
   const results: Array<PublishResult | undefined> = messages.map(() => undefined);
   const owners = new Map<number, string>();
   const leases = new Map<number, number>();
@@ -143,7 +150,7 @@ export async function publishMessages(messages: ValidatedMessage[], deps: Publis
         for (const i of idx) results[i] = failure(messages[i], code, message);
         return;
       }
-      const envelopes = idx.map((i, k) => envelopeJson(ids[k], messages[i]));
+      const envelopes = idx.map((i, k) => envelopeJson(ids[k], messages[i], opts.metaJson));
 
       // Store first (see above); a message that cannot be stored is not sent.
       const ready: number[] = [];
