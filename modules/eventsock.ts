@@ -389,6 +389,10 @@ export class Eventsock extends Construct {
         Resource: [t.messages.arn, t.heads.arn, t.dedup.arn],
       },
       { Sid: 'ReadApiKeys', Action: 'ssm:GetParameter', Resource: cfg.publish.apiKeyParameterNames.map((n, i) => paramArn(n, apiKeyParams[i])) },
+      // Client publishes with a JWT (POST /publish) are verified as the history function verifies them.
+      ...(cfg.tokens.hs256Keys.length > 0
+        ? [{ Sid: 'ReadTokenSecrets', Action: 'ssm:GetParameter', Resource: tokenSecretArns }]
+        : []),
       { Sid: 'PubSubEvents', Action: 'events:PutEvents', Resource: `arn:${where.partition}:events:${where.region}:${where.account}:event-bus/${vars?.eventBusName ?? escapeTemplate(cfg.publish.eventBusName)}` },
     ]);
     const publish = this.lambda('publish', props.code.publish, settings, logGroups.publish, [publishPolicy]);
@@ -425,7 +429,7 @@ export class Eventsock extends Construct {
     this.output('publish_function_arn', publish.arn, 'Publish function ARN (invoke it with IAM to publish).');
     this.output('publish_function_name', publish.functionName, 'Publish function name.');
     // Function URLs end in '/'; the handlers serve /publish and /history.
-    this.output('publish_url', this.publishUrl ? `${this.publishUrl.functionUrl}publish` : '', 'Publish API endpoint: POST with Authorization: Bearer <API key>. Empty when the publish HTTP endpoint is off (publish.httpEndpoint in the config, publish.http_endpoint in the module).');
+    this.output('publish_url', this.publishUrl ? `${this.publishUrl.functionUrl}publish` : '', 'Publish API endpoint: POST with Authorization: Bearer <API key> (backends) or <JWT> (clients, stored publishes). Empty when the publish HTTP endpoint is off (publish.httpEndpoint in the config, publish.http_endpoint in the module).');
     this.output('history_url', this.historyUrl ? `${this.historyUrl.functionUrl}history` : '', 'History API endpoint: GET ?channel=&after=&limit= with Authorization: Bearer <JWT>. Empty when history is off.');
     this.output('publish_api_key_parameter_names', cfg.publish.apiKeyParameterNames, 'SSM parameters holding the two publish API keys.');
     this.output('token_secret_parameter_names', this.tokenSecretParameterNames, 'SSM parameters holding the HS256 token secrets, in kid order.');

@@ -213,7 +213,7 @@ function withTokenSecrets(tf: Json): Json {
   const where = 'data.aws_arn.eventsock_account';
   (tf.locals as Json).token_secret_arns = `\${[for k in local.hs256_keys : "arn:\${${where}.partition}:ssm:\${${where}.region}:\${${where}.account}:parameter\${k.parameter_name}"]}`;
   const statement = /,\{"Effect":"Allow","Sid":"ReadTokenSecrets","Action":"ssm:GetParameter","Resource":\["\$\{aws_ssm_parameter\.eventsock_token_secret_k1\.arn\}","\$\{aws_ssm_parameter\.eventsock_token_secret_k2\.arn\}"\]\}/;
-  for (const fn of ['authorizer', 'history']) {
+  for (const fn of ['authorizer', 'publish', 'history']) {
     const policy = (res.aws_iam_role_policy as Json)[`eventsock_${fn}_policy`] as Json;
     if (!statement.test(policy.policy as string)) throw new Error(`the ${fn} policy has no ReadTokenSecrets statement to rewrite`);
     policy.policy = (policy.policy as string).replace(

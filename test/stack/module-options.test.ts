@@ -83,6 +83,9 @@ describe('module publish, history and logging variables', () => {
     const settings = main.resource.aws_lambda_function.eventsock_publish.environment.variables.EVENTSOCK_SETTINGS as string;
     expect(settings).toContain('"publish":${jsonencode(local.publish_settings)}');
     expect(settings).toContain('"history":${jsonencode(local.history_settings)}');
+    // The publish function verifies client JWTs: it carries the same token settings as history.
+    expect(settings).toContain('"tokens":${jsonencode(local.token_settings)}');
+    expect(main.resource.aws_lambda_function.eventsock_history.environment.variables.EVENTSOCK_SETTINGS).toContain('"tokens":${jsonencode(local.token_settings)}');
   });
 
   it('writes publish.max_data_bytes into the namespace handlers as the stack does', () => {
@@ -353,11 +356,11 @@ describe('module HS256 key slots', () => {
       const expected = Object.fromEntries(r.tokens.hs256Keys.filter((k) => k.generated).map((k) => [k.kid, { kid: k.kid, parameter_name: k.parameterName, generated: true }]));
       expect([vars, evaluate(vars, bare(ssm.for_each))]).toEqual([vars, expected]);
     }
-    expect(main.resource.aws_lambda_function.eventsock_authorizer.depends_on).toContain('aws_ssm_parameter.eventsock_token_secret');
+    for (const fn of ['authorizer', 'publish', 'history']) expect(main.resource.aws_lambda_function[`eventsock_${fn}`].depends_on).toContain('aws_ssm_parameter.eventsock_token_secret');
   });
 
-  it('lets the authorizer and history read every slot\'s parameter, and leaves the statement out without HS256', () => {
-    for (const fn of ['authorizer', 'history']) {
+  it('lets the authorizer, publish (client tokens) and history read every slot\'s parameter, and leaves the statement out without HS256', () => {
+    for (const fn of ['authorizer', 'publish', 'history']) {
       const policy = main.resource.aws_iam_role_policy[`eventsock_${fn}_policy`].policy as string;
       expect(policy).toContain('%{ if length(local.token_secret_arns) > 0 },{"Effect":"Allow","Sid":"ReadTokenSecrets","Action":"ssm:GetParameter","Resource":${jsonencode(local.token_secret_arns)}}%{ endif }');
     }

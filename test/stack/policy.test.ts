@@ -88,6 +88,10 @@ describe.each(configs)('policy suite, %s config', (_label, config) => {
     const dynamo = pub.filter((s) => list(s.Action).some((a) => a.startsWith('dynamodb:'))).flatMap((s) => list(s.Resource));
     expect(dynamo.sort()).toEqual(Object.keys(TABLES).map((t) => `\${aws_dynamodb_table.eventsock_table_${t}.arn}`).sort());
     const history = policies.find((p) => p.id === 'eventsock_history_policy')!.doc.Statement;
+    // SSM: its two API keys, plus exactly the token secrets the history function reads (client JWT publishes), nothing else.
+    const tokenSecrets = (stmts: Stmt[]) => stmts.filter((s) => s.Sid === 'ReadTokenSecrets').flatMap((s) => list(s.Resource));
+    expect(tokenSecrets(pub)).toEqual(tokenSecrets(history));
+    expect(pub.filter((s) => list(s.Action).includes('ssm:GetParameter')).flatMap((s) => list(s.Resource))).toHaveLength(2 + tokenSecrets(history).length);
     expect(history.filter((s) => list(s.Action).some((a) => a.startsWith('dynamodb:'))).flatMap((s) => list(s.Resource))).toEqual(['${aws_dynamodb_table.eventsock_table_messages.arn}']);
   });
 
