@@ -10,7 +10,9 @@
  * - after a reconnect, history catch-up from the last id seen, in id order, before
  *   live messages, with duplicates dropped by id;
  * - one refused subscription rejects that subscribe() alone;
- * - echo control: drop the messages this client published itself.
+ * - echo control: drop the messages this client published itself;
+ * - stored publishes (`{ stored: true }`) through the publish API with the connection's
+ *   token, so that other clients' history catch-up finds them (client/publish-api.ts).
  */
 import { parseChannel, subscriptionMatches } from '../functions/core/channels';
 import { utf8Length, type JsonValue } from '../functions/core/claims';
@@ -22,10 +24,11 @@ import { createAuthorizer, subprotocols, type Authorizer, type TokenSource } fro
 import { resolveEndpoint } from './endpoint';
 import { ConnectionError, EventsockClientError, PublishError, SubscribeError, describeServerErrors, type ClientErrorCode } from './errors';
 import { readHistorySince, type HistoryOptions } from './history';
+import { publishStored, type PublishApiOptions } from './publish-api';
 import { EchoFilter } from './echo';
 import { monotonicUlid, randomId, ulidFloor } from './ids';
 import { createSubRecord, endSub, recordAndQueue, subscriptionHandle, type SubRecord } from './subscription';
-import type { ClientEvent, ClientOptions, ConnectionState, EventsockClient, MessageHandler, PublishResult, ReconnectOptions, SubscribeOptions, Subscription } from './types';
+import type { ClientEvent, ClientOptions, ConnectionState, EventsockClient, MessageHandler, PublishOptions, PublishResult, ReconnectOptions, SubscribeOptions, Subscription } from './types';
 import { WS_OPEN, type WebSocketConstructor, type WebSocketLike } from './websocket';
 
 export type * from './types';
@@ -57,6 +60,13 @@ class Client implements EventsockClient {
   private readonly random: () => number;
   private readonly echo: EchoFilter;
   private readonly history?: HistoryOptions & { token: TokenSource };
+  private readonly publishApi?: PublishApiOptions & { token: TokenSource };
+  /**
+   * Echo off: subscriptions that will receive a stored publish still in flight. Their
+   * live messages wait here until its answer names the ids to drop (the publish API
+   * delivers before it answers, so the echo usually arrives first).
+   */
+  private readonly ownInFlight = new Map<string, { count: number; held: Envelope[] }>();
   private readonly ackTimeoutMs: number;
   private readonly requestTimeoutMs: number;
 
@@ -97,6 +107,13 @@ class Client implements EventsockClient {
         throw new EventsockClientError('INVALID_ARGUMENT', 'history.token is required unless auth is a token (the history API takes a Bearer JWT)', { field: 'history.token' });
       }
       this.history = { ...opts.history, token };
+    }
+    if (opts.publishApi) {
+      const token = opts.publishApi.token ?? (opts.auth.type === 'token' ? opts.auth.token : undefined);
+      if (token === undefined) {
+        throw new EventsockClientError('INVALID_ARGUMENT', 'publishApi.token is required unless auth is a token (the publish API takes the client\'s Bearer JWT)', { field: 'publishApi.token' });
+      }
+      this.publishApi = { ...opts.publishApi, token };
     }
     this.ready = new Promise((resolve, reject) => {
       this.readyHandlers = { resolve, reject };
@@ -563,6 +580,11 @@ class Client implements EventsockClient {
       sub.seen.add(env.id);
       return;
     }
+    const own = this.ownInFlight.get(sub.id);
+    if (own) {
+      own.held.push(env);
+      return;
+    }
     if (sub.catchingUp || sub.holdLive) {
       sub.buffer.push(env);
       return;
@@ -621,7 +643,7 @@ class Client implements EventsockClient {
 
   // ---- publish ------------------------------------------------------------
 
-  async publish(channel: string, events: ClientEvent | ClientEvent[]): Promise<PublishResult> {
+  async publish(channel: string, events: ClientEvent | ClientEvent[], opts: PublishOptions = {}): Promise<PublishResult> {
     if (this.state === 'closed') throw new EventsockClientError('CLIENT_CLOSED', 'the client is closed');
     let path: string;
     try {
@@ -637,6 +659,7 @@ class Client implements EventsockClient {
     // subscriptions that will receive it; forgotten again if this publish never goes out.
     const segments = path.split('/').slice(1);
     const matching = this.echo.echo ? [] : [...this.subs.values()].filter((s) => subscriptionMatches(parseChannel(s.channel, { allowWildcard: true }), segments)).map((s) => s.id);
+    if (opts.stored) return this.publishStoredEvents(path, list, matching);
     const nonces: Array<string | undefined> = [];
     let payloads: string[];
     try {
@@ -669,6 +692,62 @@ class Client implements EventsockClient {
     };
     this.echo.forget(result.failed.map((f) => (typeof f?.index === 'number' ? nonces[f.index] : undefined)));
     return result;
+  }
+
+  /**
+   * A stored publish: through the publish API, whose answer carries each message id.
+   * With echo off, the subscriptions that receive the channel hold their live messages
+   * until the answer, then drop exactly those ids (also from a later history catch-up:
+   * they are marked seen) and deliver the rest in order. A publish that gets no answer
+   * (timeout) may still have gone out: its echo is then delivered, never anybody else's message dropped.
+   */
+  private async publishStoredEvents(path: string, list: ClientEvent[], matching: string[]): Promise<PublishResult> {
+    if (!this.publishApi) throw new EventsockClientError('INVALID_ARGUMENT', 'stored publishes need the publishApi option ({ url })', { field: 'publishApi' });
+    const messages = list.map((e, i) => {
+      const field = `events[${i}]`;
+      if (!e || typeof e !== 'object') throw new EventsockClientError('INVALID_ARGUMENT', `${field} must be { event, data?, deduplicationId? }`, { field });
+      try {
+        validateEventName(e.event, { field: `${field}.event` });
+      } catch (err) {
+        throw asClientError(err, 'INVALID_ARGUMENT');
+      }
+      return { event: e.event, data: e.data ?? null, deduplicationId: e.deduplicationId };
+    });
+    for (const id of matching) {
+      const own = this.ownInFlight.get(id) ?? { count: 0, held: [] };
+      own.count++;
+      this.ownInFlight.set(id, own);
+    }
+    let outcomes;
+    try {
+      outcomes = await publishStored(this.publishApi, path, messages);
+      for (const id of matching) {
+        const sub = this.subs.get(id);
+        for (const o of outcomes) if ('id' in o) sub?.seen.add(o.id);
+      }
+    } finally {
+      for (const id of matching) this.releaseOwnHeld(id);
+    }
+    const result: PublishResult = { successful: [], failed: [] };
+    outcomes.forEach((o, index) => {
+      if ('id' in o) result.successful.push(o.duplicate ? { identifier: o.id, index, id: o.id, duplicate: true } : { identifier: o.id, index, id: o.id });
+      else result.failed.push({ index, code: o.error.code, message: o.error.message });
+    });
+    return result;
+  }
+
+  /** One stored publish of this subscription's channel was answered: once none is left, its held messages go on, own ids dropped. */
+  private releaseOwnHeld(subId: string): void {
+    const own = this.ownInFlight.get(subId);
+    if (!own || --own.count > 0) return;
+    this.ownInFlight.delete(subId);
+    const sub = this.subs.get(subId);
+    if (!sub) return;
+    for (const env of own.held) {
+      if (sub.seen.has(env.id)) continue;
+      if (sub.catchingUp || sub.holdLive) sub.buffer.push(env);
+      else this.deliver(sub, env);
+    }
   }
 
   private serializeEvent(e: ClientEvent, i: number, path: string, matching: string[], nonces: Array<string | undefined>): string {

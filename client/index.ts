@@ -9,6 +9,7 @@ export type {
   ConnectionState,
   EventsockClient,
   MessageHandler,
+  PublishOptions,
   PublishResult,
   ReconnectOptions,
   SubscribeOptions,
@@ -19,6 +20,7 @@ export { cachedCredentials, type AwsCredentials, type CredentialsProvider } from
 export { createSigner, type RequestSigner, type SignableRequest } from './sigv4';
 export { resolveEndpoint, type ResolvedEndpoint } from './endpoint';
 export { readHistoryPage, readHistorySince, type HistoryOptions, type HistoryPage } from './history';
+export { publishApiUrl, publishStored, type PublishApiOptions, type StoredPublishOutcome } from './publish-api';
 export { ConnectionError, EventsockClientError, PublishError, SubscribeError, type ClientErrorCode, type ServerError } from './errors';
 export type { WebSocketConstructor, WebSocketLike } from './websocket';
 export type { Envelope, EnvelopeMeta } from '../functions/core/envelope';

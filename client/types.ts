@@ -4,6 +4,7 @@ import type { Envelope } from '../functions/core/envelope';
 import type { AuthOption } from './auth';
 import type { EventsockClientError } from './errors';
 import type { HistoryOptions } from './history';
+import type { PublishApiOptions } from './publish-api';
 import type { WebSocketConstructor } from './websocket';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
@@ -30,6 +31,12 @@ export interface ClientOptions {
   realtimeUrl?: string;
   /** Catch up from the history API after a reconnect. Default: off unless configured. */
   history?: HistoryOptions;
+  /**
+   * The publish API, for `publish(channel, events, { stored: true })`: the events go
+   * through `POST /publish` with the connection's token and are stored (namespace
+   * `defaultStoreSeconds`) like a backend's, so history catch-up finds them.
+   */
+  publishApi?: PublishApiOptions;
   /** Deliver this client's own published messages back to it. Default: true. */
   echo?: boolean;
   /** Reconnect policy, or false to stay closed after a drop. */
@@ -48,10 +55,22 @@ export interface ClientOptions {
 export interface ClientEvent {
   event: string;
   data?: unknown;
+  /** Stored publishes only: a repeat within 5 minutes (from the same user) is not delivered again and answers the first id. */
+  deduplicationId?: string;
+}
+
+export interface PublishOptions {
+  /**
+   * Publish through the publish API (needs the `publishApi` option) instead of the
+   * WebSocket: the messages are stored for history catch-up, and `successful[].id`
+   * holds each message id. Default: false.
+   */
+  stored?: boolean;
 }
 
 export interface PublishResult {
-  successful: Array<{ identifier: string; index: number }>;
+  /** `identifier`: the service's event identifier; for a stored publish the message id, also in `id`. */
+  successful: Array<{ identifier: string; index: number; id?: string; duplicate?: true }>;
   failed: Array<{ identifier?: string; index: number; code?: string; message?: string }>;
 }
 
@@ -79,7 +98,7 @@ export interface SubscribeOptions {
 export interface EventsockClient {
   readonly state: ConnectionState;
   subscribe<D = JsonValue>(channel: string, handler?: MessageHandler<D>, opts?: SubscribeOptions): Promise<Subscription<D>>;
-  publish(channel: string, events: ClientEvent | ClientEvent[]): Promise<PublishResult>;
+  publish(channel: string, events: ClientEvent | ClientEvent[], opts?: PublishOptions): Promise<PublishResult>;
   close(): Promise<void>;
   on(type: 'state', listener: (state: ConnectionState) => void): () => void;
   on(type: 'error', listener: (error: EventsockClientError) => void): () => void;

@@ -1,0 +1,114 @@
+/**
+ * Stored client publishes end to end (npm start's dev server: emulator Event API,
+ * authorizer, namespace handlers, the real publish and history functions on
+ * dynalite, real sockets): a client publishes through POST /publish with its own
+ * token, subscribers receive it with meta from the token, and one that was offline
+ * gets it from history after reconnecting, in order.
+ */
+import WebSocket from 'ws';
+import { connect, type EventsockClient } from '../../client/node';
+import { signToken } from '../../client/token';
+import type { WebSocketConstructor } from '../../client/websocket';
+import type { Envelope } from '../../functions/core/envelope';
+import { waitFor } from '../client/support/wait';
+import { publishHttp, startTestServer, TEST_TOKEN_SECRET } from './helpers';
+
+let server: Awaited<ReturnType<typeof startTestServer>>;
+const clients: EventsockClient[] = [];
+
+beforeAll(async () => {
+  server = await startTestServer({ namespaces: { default: {}, chat: { clientPublish: true, defaultStoreSeconds: 3600 }, news: { defaultStoreSeconds: 3600 } } });
+}, 30_000);
+afterAll(async () => {
+  for (const c of clients) await c.close();
+  await server?.close();
+});
+
+const aliceToken = () =>
+  signToken({ secret: TEST_TOKEN_SECRET, kid: 'k1', uid: 'alice', umd: { name: 'Alice' }, channels: { '/chat/*': { subscribe: true, history: true, publish: ['message'] }, '/news/*': { publish: true } } });
+const bobToken = () => signToken({ secret: TEST_TOKEN_SECRET, kid: 'k1', uid: 'bob', channels: { '/chat/*': { subscribe: true, history: true, publish: true } } });
+
+async function client(token: string, extra: Partial<Parameters<typeof connect>[0]> = {}): Promise<EventsockClient> {
+  const c = await connect({ endpoint: server.url, auth: { type: 'token', token }, history: { url: server.url }, publishApi: { url: server.url }, reconnect: { initialDelayMs: 20, maxDelayMs: 50 }, ...extra });
+  clients.push(c);
+  return c;
+}
+
+it('delivers a stored client publish live with meta from the token, and from history to a subscriber that was offline, in order', async () => {
+  let online = true;
+  let current: WebSocket | undefined;
+  class FlakyNetworkWebSocket extends WebSocket {
+    constructor(url: string, protocols?: string | string[]) {
+      super(online ? url : url.replace(/:\d+\//, ':1/'), protocols);
+      current = this; // eslint-disable-line @typescript-eslint/no-this-alias
+    }
+  }
+  const alice = await client(await aliceToken());
+  const bob = await client(await bobToken(), { WebSocket: FlakyNetworkWebSocket as unknown as WebSocketConstructor });
+  const got: Envelope[] = [];
+  await bob.subscribe('/chat/room', (m) => got.push(m));
+
+  const r1 = await alice.publish('/chat/room', { event: 'message', data: 'm1' }, { stored: true });
+  expect(r1).toEqual({ successful: [{ identifier: expect.any(String), index: 0, id: expect.stringMatching(/^[0-7][0-9A-HJKMNP-TV-Z]{25}$/) }], failed: [] });
+  await waitFor(() => got.length === 1, 'm1 live', 10_000);
+  expect(got[0]).toEqual({ id: r1.successful[0].id, event: 'message', channel: '/chat/room', data: 'm1', meta: { uid: 'alice', umd: { name: 'Alice' } } });
+
+  online = false;
+  current!.terminate();
+  await waitFor(() => bob.state === 'reconnecting', 'bob offline');
+  const r2 = await alice.publish('/chat/room', [{ event: 'message', data: 'm2' }, { event: 'message', data: 'm3' }], { stored: true });
+  expect(r2.failed).toEqual([]);
+  expect(got).toHaveLength(1);
+
+  online = true;
+  await waitFor(() => got.length === 3, 'm2 and m3 from history', 15_000);
+  const r4 = await alice.publish('/chat/room', { event: 'message', data: 'm4' }, { stored: true });
+  await waitFor(() => got.length === 4, 'm4 live', 10_000);
+  expect(got.map((m) => m.data)).toEqual(['m1', 'm2', 'm3', 'm4']);
+  expect(got.map((m) => m.id)).toEqual([r1, r2, r4].flatMap((r) => r.successful.map((s) => s.id)));
+  expect(got.every((m) => m.meta.uid === 'alice')).toBe(true);
+}, 60_000);
+
+it('with echo off drops exactly its own stored messages, by id, and delivers everybody else\'s', async () => {
+  const alice = await client(await aliceToken(), { echo: false });
+  const bob = await client(await bobToken());
+  const got: Envelope[] = [];
+  await alice.subscribe('/chat/echo', (m) => got.push(m));
+  const mine = await alice.publish('/chat/echo', { event: 'message', data: 'mine' }, { stored: true });
+  const bobs = await bob.publish('/chat/echo', { event: 'message', data: 'bob' }, { stored: true });
+  await waitFor(() => got.length >= 1, 'bob\'s message', 10_000);
+  // A marker after both: anything of Alice's own would have arrived before it.
+  await bob.publish('/chat/echo', { event: 'message', data: 'marker' }, { stored: true });
+  await waitFor(() => got.length >= 2, 'marker', 10_000);
+  expect(got.map((m) => [m.data, m.meta.uid])).toEqual([
+    ['bob', 'bob'],
+    ['marker', 'bob'],
+  ]);
+  expect(got[0].id).toBe(bobs.successful[0].id);
+  expect(mine.successful[0].id).not.toBe(bobs.successful[0].id);
+}, 60_000);
+
+it('refuses what the token does not grant, with the API\'s code, and keeps API keys working', async () => {
+  const alice = await client(await aliceToken());
+  await expect(alice.publish('/chat/room', { event: 'kick' }, { stored: true })).rejects.toMatchObject({ code: 'PUBLISH_REFUSED', errorType: 'EVENT_NOT_ALLOWED' });
+  await expect(alice.publish('/news/today', { event: 'message' }, { stored: true })).rejects.toMatchObject({ code: 'PUBLISH_REFUSED', errorType: 'CLIENT_PUBLISH_DISABLED' });
+  await expect(alice.publish('/chat/room', { event: 'message' }, { stored: false })).resolves.toMatchObject({ failed: [] });
+
+  const raw = async (body: unknown, bearer: string) => {
+    const res = await fetch(`${server.url}/publish`, { method: 'POST', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as { error?: { code: string; message: string; field?: string } } };
+  };
+  const store = await raw({ channel: '/chat/room', event: 'message', store: 0 }, await aliceToken());
+  expect([store.status, store.body.error?.code, store.body.error?.field]).toEqual([400, 'FIELD_NOT_ALLOWED', 'store']);
+  const expired = await signToken({ secret: TEST_TOKEN_SECRET, kid: 'k1', uid: 'alice', ttlSeconds: 60, now: Date.now() - 3_600_000, channels: { '/chat/*': { publish: true } } });
+  const r401 = await raw({ channel: '/chat/room', event: 'message' }, expired);
+  expect([r401.status, r401.body.error?.message]).toEqual([401, 'token refused (TOKEN_EXPIRED)']);
+  // Another user's claims under Alice's signature.
+  const [head, , sig] = (await aliceToken()).split('.');
+  const tampered = `${head}.${Buffer.from(JSON.stringify({ exp: 4102444800, uid: 'admin', channels: { '/chat/*': { publish: true } } })).toString('base64url')}.${sig}`;
+  const r401b = await raw({ channel: '/chat/room', event: 'message' }, tampered);
+  expect([r401b.status, r401b.body.error?.message]).toEqual([401, 'token refused (SIGNATURE_INVALID)']);
+
+  const backend = await publishHttp(server, { channel: '/news/today', event: 'headline', store: 0 });
+  expect(backend.status).toBe(202);
+}, 60_000);
