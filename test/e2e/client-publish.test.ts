@@ -88,6 +88,41 @@ it('with echo off drops exactly its own stored messages, by id, and delivers eve
   expect(mine.successful[0].id).not.toBe(bobs.successful[0].id);
 }, 60_000);
 
+it('with echo off holds live messages while a stored publish is unanswered, then drops its own by id and delivers the rest in order', async () => {
+  const carol = await client(await bobToken());
+  const seenByCarol: Envelope[] = [];
+  await carol.subscribe('/chat/held', (m) => seenByCarol.push(m));
+  const bob = await client(await bobToken());
+  // Alice's answer is handed over only after her message and Bob's next one reached Carol:
+  // by then both were sent to Alice's socket too, before she knew her message's id.
+  let slowed = false;
+  const slowFetch: typeof fetch = async (input, init) => {
+    const res = await fetch(input, init);
+    if (slowed) return res;
+    slowed = true;
+    const text = await res.text();
+    const id = (JSON.parse(text) as { results: Array<{ id: string }> }).results[0].id;
+    await waitFor(() => seenByCarol.some((m) => m.id === id), 'alice\'s message at carol', 10_000);
+    await bob.publish('/chat/held', { event: 'message', data: 'bob-during' }, { stored: true });
+    await waitFor(() => seenByCarol.some((m) => m.data === 'bob-during'), 'bob\'s message at carol', 10_000);
+    return new Response(text, { status: res.status, headers: res.headers });
+  };
+  const alice = await client(await aliceToken(), { echo: false, publishApi: { url: server.url, fetch: slowFetch } });
+  const got: Envelope[] = [];
+  await alice.subscribe('/chat/held', (m) => got.push(m));
+  const mine = await alice.publish('/chat/held', { event: 'message', data: 'mine', deduplicationId: 'held-1' }, { stored: true });
+  await bob.publish('/chat/held', { event: 'message', data: 'bob-after' }, { stored: true });
+  await waitFor(() => got.length >= 2, 'bob\'s two messages', 10_000);
+  expect(got.map((m) => m.data)).toEqual(['bob-during', 'bob-after']);
+  // The same deduplicationId from Alice again answers her first id; from Bob it is his own message.
+  const again = await alice.publish('/chat/held', { event: 'message', data: 'mine again', deduplicationId: 'held-1' }, { stored: true });
+  expect(again.successful[0]).toMatchObject({ id: mine.successful[0].id, duplicate: true });
+  const bobSame = await bob.publish('/chat/held', { event: 'message', data: 'bob same id', deduplicationId: 'held-1' }, { stored: true });
+  expect(bobSame.successful[0].duplicate).toBeUndefined();
+  await waitFor(() => got.length >= 3, 'bob\'s message with the same deduplicationId', 10_000);
+  expect(got.map((m) => m.data)).toEqual(['bob-during', 'bob-after', 'bob same id']);
+}, 60_000);
+
 it('refuses what the token does not grant, with the API\'s code, and keeps API keys working', async () => {
   const alice = await client(await aliceToken());
   await expect(alice.publish('/chat/room', { event: 'kick' }, { stored: true })).rejects.toMatchObject({ code: 'PUBLISH_REFUSED', errorType: 'EVENT_NOT_ALLOWED' });
