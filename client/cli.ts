@@ -24,7 +24,8 @@ export interface CliIo {
 
 const USAGE = `usage:
   eventsock subscribe <channel>... [--endpoint URL] [auth] [--count N] [--history URL] [--history-token JWT] [--no-echo]
-  eventsock publish <channel> <event> [data-json] [--endpoint URL] [--publish-url URL --key KEY | --ws auth] [--store SECONDS]
+  eventsock publish <channel> <event> [data-json] [--endpoint URL] [--publish-url URL --key KEY [--store SECONDS] | --publish-url URL --token JWT | --ws auth]
+    (--token without --ws: a stored client publish through the publish API with that JWT)
   eventsock token --channel '<pattern>=subscribe,publish,history' ... [--secret S] [--kid K] [--ttl SECONDS] [--uid U] [--umd JSON] [--scope 'connect subscribe']
 
 auth (one of): --token JWT | --api-key KEY | --iam [--region R]   (IAM reads AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)
@@ -180,8 +181,11 @@ async function publishCommand(args: string[], io: CliIo): Promise<number> {
     }
   }
 
-  const key = v.key ?? io.env.EVENTSOCK_PUBLISH_KEY;
-  if (!key) throw new UsageError('no publish key: give --key or EVENTSOCK_PUBLISH_KEY (or --ws to publish over the WebSocket)');
+  // A client's JWT works on the publish API too: stored, with meta from the token; store is the backend's choice.
+  const asClient = v.key === undefined && v.token !== undefined;
+  if (asClient && v.store !== undefined) throw new UsageError('--store is a backend decision: with --token the namespace default applies (use --key to choose)');
+  const key = v.key ?? v.token ?? io.env.EVENTSOCK_PUBLISH_KEY;
+  if (!key) throw new UsageError('no publish key: give --key or EVENTSOCK_PUBLISH_KEY, --token for a client publish (or --ws to publish over the WebSocket)');
   let url = v['publish-url'] ?? io.env.EVENTSOCK_PUBLISH_URL;
   if (!url) {
     // The emulator serves the publish API beside /event; a deployment has its own Function URL.

@@ -81,6 +81,13 @@ describe('eventsock publish over the publish API', () => {
       const usage = io();
       expect(await main(['publish', 'room', 'greet', 'not-json', '--endpoint', endpoint, '--key', 'k'], usage)).toBe(2);
       expect(usage.err[0]).toMatch(/data is not JSON/);
+      // --token without --ws: a client publish through the publish API with that JWT, no store.
+      const asClient = io();
+      expect(await main(['publish', 'room', 'greet', '--endpoint', endpoint, '--token', 'a.b.c'], asClient)).toBe(1);
+      expect(seen.at(-1)).toEqual({ auth: 'Bearer a.b.c', path: '/publish', body: { channel: 'room', event: 'greet', data: null } });
+      const storeWithToken = io();
+      expect(await main(['publish', 'room', 'greet', '--endpoint', endpoint, '--token', 'a.b.c', '--store', '60'], storeWithToken)).toBe(2);
+      expect(storeWithToken.err[0]).toMatch(/--store is a backend decision/);
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
     }
