@@ -167,6 +167,11 @@ export function createPublishHandler(deps: PublishHandlerDeps): PublishHandler {
           log.error('publish token keys unavailable', { code: v.reason, retryAfterSeconds: KEYS_RETRY_AFTER_SECONDS });
           return json(503, errorBody(v.reason, 'token keys are unavailable; try again'), { 'retry-after': String(KEYS_RETRY_AFTER_SECONDS) });
         }
+        if (key.result === 'unavailable') {
+          // Not a token, and maybe the (JWT-shaped) key in a slot that cannot be read: never a verdict while in doubt.
+          log.error('publish API keys could not be read', { code: 'SECRET_UNAVAILABLE', parameters: key.parameters, retryAfterSeconds: key.retryAfterSeconds, tokenReason: v.reason });
+          return json(503, errorBody('SECRET_UNAVAILABLE', 'the publish API keys could not be read; try again'), { 'retry-after': String(key.retryAfterSeconds) });
+        }
         log.info('publish refused', { code: 'UNAUTHORIZED', reason: v.reason, sourceIp: event.requestContext.http.sourceIp });
         return json(401, errorBody('UNAUTHORIZED', `token refused (${v.reason})`), { 'www-authenticate': 'Bearer error="invalid_token"' });
       }

@@ -161,6 +161,22 @@ describe('POST /publish with a client token', () => {
     expect([r.status, r.body.error.code, r.headers['retry-after']]).toEqual([503, 'SECRET_UNAVAILABLE', '5']);
   });
 
+  it('while an API key slot cannot be read, a JWT-shaped value that is no valid token gets 503, never a verdict; a valid token still publishes', async () => {
+    const [p1, p2] = rig.settings.publish.apiKeyParameterNames;
+    const keysDown: SecretSource = {
+      async get(name) {
+        if (name === p1 || name === p2) throw new SecretUnavailableError('SSM is down', { retryable: true, retryAfterSeconds: 7 });
+        return staticSecretSource(secretMap).get(name);
+      },
+    };
+    const h = handler({ secrets: keysDown });
+    const maybeKey = `${Buffer.from('{"k":1}').toString('base64url')}.abc.def`;
+    const r = await post(h, { channel: '/chat/room-1', event: 'message' }, maybeKey);
+    expect([r.status, r.body.error.code, r.headers['retry-after']]).toEqual([503, 'SECRET_UNAVAILABLE', '7']);
+    const ok = await post(h, { channel: '/chat/room-1', event: 'message' }, await token());
+    expect(ok.status).toBe(202);
+  });
+
   it('scopes deduplicationId per uid: another user is not suppressed, a backend neither, the same user is', async () => {
     const h = handler();
     const alice = await token();
