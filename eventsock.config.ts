@@ -10,9 +10,10 @@ export default defineConfig({
   namespaces: {
     // Backends publish here through the publish API; clients subscribe with tokens.
     default: {},
-    // Clients whose token grants `publish` may also publish over their WebSocket.
-    // Messages sent through the publish API without `store` are kept for an hour, so
-    // reconnecting clients catch up on them; client WebSocket publishes are not stored.
+    // Clients whose token grants `publish` may also publish: over their WebSocket (not
+    // stored), or through the publish API with their token (`publish(..., { stored: true })`).
+    // Publish API messages without `store` are kept for an hour, so reconnecting clients
+    // catch up on them from history.
     chat: { clientPublish: true, defaultStoreSeconds: 3600 },
   },
   tags: { app: 'eventsock' },
