@@ -71,6 +71,12 @@ export interface PublishConfig {
   apiKeyParameterNames?: [string, string];
   /** EventBridge bus for `emitPubSubEvent`. Default: `default`. */
   eventBusName?: string;
+  /**
+   * Origins allowed by CORS on the publish Function URL, so browsers can publish stored
+   * messages with their JWT. Default: `[]`, no CORS (browsers cannot call it). Same rule as
+   * `history.corsAllowedOrigins`: `'*'` or origins such as `https://app.example.com`.
+   */
+  corsAllowedOrigins?: string[];
 }
 
 export interface HistoryConfig {
@@ -125,7 +131,7 @@ export interface ResolvedConfig {
     Omit<TokenConfig, 'algorithms' | 'clockToleranceSeconds' | 'secretsCacheSeconds' | 'hs256Keys'> & {
       hs256Keys: Array<Required<Hs256Key> & { generated: boolean }>;
     };
-  publish: { httpEndpoint: boolean; maxDataBytes: number; apiKeyParameterNames: [string, string]; apiKeysGenerated: boolean; eventBusName: string };
+  publish: { httpEndpoint: boolean; maxDataBytes: number; apiKeyParameterNames: [string, string]; apiKeysGenerated: boolean; eventBusName: string; corsAllowedOrigins: string[] };
   history: { enabled: boolean; corsAllowedOrigins: string[] };
   auth: ExtraAuthConfig;
   authorizerResultTtlSeconds: number;
@@ -170,6 +176,12 @@ function int(v: unknown, field: string, dflt: number | undefined, min: number, m
   if (typeof v !== 'number' || !Number.isInteger(v)) throw new ConfigError(field, 'must be a whole number');
   if (v < min || v > max) throw new ConfigError(field, `must be between ${min} and ${max} (got ${v})`);
   return v;
+}
+
+/** Function URL CORS origins (history and publish): each `'*'` or an origin; the module's ORIGIN_REGEX is the same rule. */
+function corsOrigins(v: unknown, field: string, allowEmpty: boolean): string[] {
+  if (!Array.isArray(v) || (!allowEmpty && v.length === 0)) throw new ConfigError(field, allowEmpty ? 'must be a list of origins' : 'must be a non-empty list of origins');
+  return v.map((o, i) => str(o, `${field}[${i}]`, /^(\*|https?:\/\/[^/\s]+)$/, "must be '*' or an origin such as https://app.example.com"));
 }
 
 function str(v: unknown, field: string, re?: RegExp, hint?: string): string {
@@ -319,7 +331,7 @@ export function resolveConfig(input: unknown = {}): ResolvedConfig {
   };
 
   const p = optObject(c.publish, 'publish');
-  checkKeys(p, ['httpEndpoint', 'maxDataBytes', 'apiKeyParameterNames', 'eventBusName'], 'publish');
+  checkKeys(p, ['httpEndpoint', 'maxDataBytes', 'apiKeyParameterNames', 'eventBusName', 'corsAllowedOrigins'], 'publish');
   let apiKeyParameterNames: [string, string] = [`/${name}/publish-api-key/1`, `/${name}/publish-api-key/2`];
   if (p.apiKeyParameterNames !== undefined) {
     if (!Array.isArray(p.apiKeyParameterNames) || p.apiKeyParameterNames.length !== 2) throw new ConfigError('publish.apiKeyParameterNames', 'must be a list of exactly 2 SSM parameter names');
@@ -331,15 +343,13 @@ export function resolveConfig(input: unknown = {}): ResolvedConfig {
     apiKeyParameterNames,
     apiKeysGenerated: p.apiKeyParameterNames === undefined,
     eventBusName: p.eventBusName === undefined ? 'default' : str(p.eventBusName, 'publish.eventBusName'),
+    // No CORS unless asked: an empty list leaves the Function URL without a cors block.
+    corsAllowedOrigins: p.corsAllowedOrigins === undefined ? [] : corsOrigins(p.corsAllowedOrigins, 'publish.corsAllowedOrigins', true),
   };
 
   const h = optObject(c.history, 'history');
   checkKeys(h, ['enabled', 'corsAllowedOrigins'], 'history');
-  let corsAllowedOrigins = ['*'];
-  if (h.corsAllowedOrigins !== undefined) {
-    if (!Array.isArray(h.corsAllowedOrigins) || h.corsAllowedOrigins.length === 0) throw new ConfigError('history.corsAllowedOrigins', 'must be a non-empty list of origins');
-    corsAllowedOrigins = h.corsAllowedOrigins.map((o, i) => str(o, `history.corsAllowedOrigins[${i}]`, /^(\*|https?:\/\/[^/\s]+)$/, "must be '*' or an origin such as https://app.example.com"));
-  }
+  const corsAllowedOrigins = h.corsAllowedOrigins === undefined ? ['*'] : corsOrigins(h.corsAllowedOrigins, 'history.corsAllowedOrigins', false);
 
   const l = optObject(c.logging, 'logging');
   checkKeys(l, ['retentionDays', 'appSyncLogLevel'], 'logging');

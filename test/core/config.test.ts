@@ -51,11 +51,26 @@ describe('resolveConfig', () => {
     [{ publish: { maxDataBytes: 10 * 1024 * 1024 } }, 'publish.maxDataBytes'],
     [{ publish: { apiKeyParameterNames: ['/a'] } }, 'publish.apiKeyParameterNames'],
     [{ history: { corsAllowedOrigins: ['not an origin'] } }, 'history.corsAllowedOrigins[0]'],
+    [{ publish: { corsAllowedOrigins: ['https://app.example.com', 'app.example.com'] } }, 'publish.corsAllowedOrigins[1]'],
+    [{ publish: { corsAllowedOrigins: ['https://app.example.com/path'] } }, 'publish.corsAllowedOrigins[0]'],
+    [{ publish: { corsAllowedOrigins: 'https://app.example.com' } }, 'publish.corsAllowedOrigins'],
     [{ logging: { retentionDays: 10 } }, 'logging.retentionDays'],
     [{ tags: { team: 5 } }, 'tags.team'],
     [{ authorizerResultTtlSeconds: 7200 }, 'authorizerResultTtlSeconds'],
   ])('refuses %j naming %s', (input, field) => {
     expect(fieldOf(input)).toBe(field);
+  });
+
+  it('gives the publish Function URL no CORS by default, and the origins given (checked as history checks its own)', () => {
+    expect(resolveConfig({}).publish.corsAllowedOrigins).toEqual([]);
+    expect(resolveConfig({ publish: { corsAllowedOrigins: [] } }).publish.corsAllowedOrigins).toEqual([]);
+    expect(resolveConfig({ publish: { corsAllowedOrigins: ['https://app.example.com', 'http://localhost:5173'] } }).publish.corsAllowedOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);
+    expect(resolveConfig({ publish: { corsAllowedOrigins: ['*'] } }).publish.corsAllowedOrigins).toEqual(['*']);
+    // The same message as history's rule, naming the publish option.
+    expect(() => resolveConfig({ publish: { corsAllowedOrigins: ['ftp://x'] } })).toThrow(/publish\.corsAllowedOrigins\[0\].*must be '\*' or an origin such as https:\/\/app\.example\.com/);
+    // History keeps its own default and still refuses an empty list.
+    expect(resolveConfig({}).history.corsAllowedOrigins).toEqual(['*']);
+    expect(fieldOf({ history: { corsAllowedOrigins: [] } })).toBe('history.corsAllowedOrigins');
   });
 
   it('round-trips runtime settings through the environment', () => {
