@@ -408,7 +408,16 @@ export class Eventsock extends Construct {
     this.functions = { authorizer, publish, history };
 
     const scoped = props.scopeFunctionUrlInvoke ?? true;
-    if (cfg.publish.httpEndpoint) this.publishUrl = this.functionUrl('publish', publish, undefined, scoped);
+    if (cfg.publish.httpEndpoint) {
+      // No CORS unless publish.corsAllowedOrigins lists origins: browsers then publish stored messages with their JWT.
+      const origins = cfg.publish.corsAllowedOrigins;
+      this.publishUrl = this.functionUrl(
+        'publish',
+        publish,
+        origins.length > 0 ? { allowOrigins: origins, allowMethods: ['POST'], allowHeaders: ['authorization', 'content-type'], maxAge: 300 } : undefined,
+        scoped,
+      );
+    }
     if (cfg.history.enabled) {
       this.historyUrl = this.functionUrl(
         'history',

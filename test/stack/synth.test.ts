@@ -76,7 +76,7 @@ describe('Eventsock stack, default config', () => {
     expect(auth).toEqual({ ...expected, eventApiHttpHost: '', region: '' });
   });
 
-  it('serves publish and history on function URLs with auth NONE, CORS on history only', () => {
+  it('serves publish and history on function URLs with auth NONE, CORS on history only by default', () => {
     expect(json).toHaveResourceWithProperties(LambdaFunctionUrl, { function_name: '${aws_lambda_function.eventsock_publish.function_name}', authorization_type: 'NONE' });
     expect(json).toHaveResourceWithProperties(LambdaFunctionUrl, {
       function_name: '${aws_lambda_function.eventsock_history.function_name}',
@@ -85,6 +85,20 @@ describe('Eventsock stack, default config', () => {
     });
     const urls = Object.fromEntries(resources(tf, 'aws_lambda_function_url'));
     expect(urls.eventsock_publish_url.cors).toBeUndefined();
+  });
+
+  it('gives the publish Function URL a CORS block for POST when publish.corsAllowedOrigins lists origins', () => {
+    const { tf: withOrigins } = synthStack({ publish: { corsAllowedOrigins: ['https://app.example.com', 'http://localhost:5173'] } });
+    const urls = Object.fromEntries(resources(withOrigins, 'aws_lambda_function_url')) as Record<string, { cors?: unknown }>;
+    expect(urls.eventsock_publish_url.cors).toEqual({ allow_origins: ['https://app.example.com', 'http://localhost:5173'], allow_methods: ['POST'], allow_headers: ['authorization', 'content-type'], max_age: 300 });
+    // History keeps its own origins.
+    expect(urls.eventsock_history_url.cors).toEqual({ allow_origins: ['*'], allow_methods: ['GET'], allow_headers: ['authorization', 'content-type'], max_age: 300 });
+    // An explicit empty list is the default: no CORS block at all.
+    const { tf: empty } = synthStack({ publish: { corsAllowedOrigins: [] } });
+    expect((Object.fromEntries(resources(empty, 'aws_lambda_function_url')) as Record<string, { cors?: unknown }>).eventsock_publish_url.cors).toBeUndefined();
+    // No publish URL, nothing to configure.
+    const { tf: off } = synthStack({ publish: { httpEndpoint: false, corsAllowedOrigins: ['*'] } });
+    expect(Object.keys(Object.fromEntries(resources(off, 'aws_lambda_function_url')))).toEqual(['eventsock_history_url']);
   });
 
   it('creates the tables from core/tables.ts, on demand, keyed as the handlers expect', () => {
@@ -251,6 +265,7 @@ describe('invalid input to the construct', () => {
       [{ tokens: { algorithms: ['RS256'] } }, 'tokens.algorithms'],
       [{ publish: { maxDataBytes: 10_000_000 } }, 'publish.maxDataBytes'],
       [{ history: { corsAllowedOrigins: ['example.com'] } }, 'history.corsAllowedOrigins[0]'],
+      [{ publish: { corsAllowedOrigins: ['example.com'] } }, 'publish.corsAllowedOrigins[0]'],
     ];
     for (const [config, field] of bad) {
       let err: unknown;
