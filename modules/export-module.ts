@@ -118,6 +118,12 @@ export function synthModuleJson(code: Record<FunctionName, LambdaCode>, namespac
     switchOff(es, ['publish_url', 'publish_url_public', 'publish_url_invoke'], 'var.publish.http_endpoint');
     switchOff(es, ['history_url', 'history_url_public', 'history_url_invoke'], 'var.history.enabled');
     child(es, 'history_url').addOverride('cors.allow_origins', '${var.history.cors_allowed_origins}');
+    // The construct writes no cors block for publish by default (the config's []); the module adds one,
+    // shaped as the stack's, only when publish.cors_allowed_origins lists origins.
+    child(es, 'publish_url').addOverride('dynamic.cors', {
+      for_each: '${length(var.publish.cors_allowed_origins) > 0 ? [var.publish.cors_allowed_origins] : []}',
+      content: { allow_origins: '${cors.value}', allow_methods: ['POST'], allow_headers: ['authorization', 'content-type'], max_age: 300 },
+    });
     output(es, 'publish_url', '${var.publish.http_endpoint ? "${aws_lambda_function_url.eventsock_publish_url[0].function_url}publish" : ""}');
     output(es, 'history_url', '${var.history.enabled ? "${aws_lambda_function_url.eventsock_history_url[0].function_url}history" : ""}');
     withAuthVariables(es);

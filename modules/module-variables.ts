@@ -33,7 +33,7 @@ export const SSM_NAME_REGEX = '^/[A-Za-z0-9_.\\-/]+$';
 export const SSM_NAME_MAX_LENGTH = 1011;
 /** Same rule as an HS256 kid in core/config.ts. */
 export const KID_REGEX = '^[A-Za-z0-9._-]{1,64}$';
-/** Same rule as history.corsAllowedOrigins in core/config.ts. */
+/** Same rule as history.corsAllowedOrigins and publish.corsAllowedOrigins in core/config.ts. */
 export const ORIGIN_REGEX = '^(\\*|https?://[^/\\s]+)$';
 export const APPSYNC_LOG_LEVELS = ['NONE', 'ERROR', 'INFO', 'DEBUG', 'ALL'] as const;
 /** Auth modes the module's API always offers; var.auth adds API_KEY, OPENID_CONNECT and AMAZON_COGNITO_USER_POOLS. */
@@ -145,8 +145,8 @@ export const MODULE_VARIABLES: ModuleVariable[] = [
   {
     name: 'publish',
     description:
-      'Publish API: http_endpoint (serve it on a Function URL with bearer API keys; false leaves only the IAM invoke), max_data_bytes (largest serialized data), api_key_parameter_names (two existing SSM SecureString parameters holding the API keys; default: two generated under /<name>/publish-api-key/), event_bus_name (EventBridge bus for emitPubSubEvent).',
-    type: `object({ http_endpoint = optional(bool, ${dfltTop.publish.httpEndpoint}), max_data_bytes = optional(number, ${dfltTop.publish.maxDataBytes}), api_key_parameter_names = optional(list(string)), event_bus_name = optional(string, ${JSON.stringify(dfltTop.publish.eventBusName)}) })`,
+      'Publish API: http_endpoint (serve it on a Function URL with bearer API keys or client JWTs; false leaves only the IAM invoke), max_data_bytes (largest serialized data), api_key_parameter_names (two existing SSM SecureString parameters holding the API keys; default: two generated under /<name>/publish-api-key/), event_bus_name (EventBridge bus for emitPubSubEvent), cors_allowed_origins (\'*\' or origins such as https://app.example.com allowed by CORS on the publish URL, so browsers can publish stored messages with their JWT; default [] = no CORS).',
+    type: `object({ http_endpoint = optional(bool, ${dfltTop.publish.httpEndpoint}), max_data_bytes = optional(number, ${dfltTop.publish.maxDataBytes}), api_key_parameter_names = optional(list(string)), event_bus_name = optional(string, ${JSON.stringify(dfltTop.publish.eventBusName)}), cors_allowed_origins = optional(list(string), ${hclList(dfltTop.publish.corsAllowedOrigins)}) })`,
     default: {},
     validation: [
       {
@@ -158,6 +158,11 @@ export const MODULE_VARIABLES: ModuleVariable[] = [
         errorMessage: 'publish.api_key_parameter_names must be exactly 2 SSM parameter names starting with /.',
       },
       { condition: 'length(var.publish.event_bus_name) > 0', errorMessage: 'publish.event_bus_name must be a non-empty string.' },
+      {
+        // As history.cors_allowed_origins, except that the list may be empty (no CORS, the default).
+        condition: `alltrue([for o in var.publish.cors_allowed_origins : can(regex(${JSON.stringify(ORIGIN_REGEX)}, o))])`,
+        errorMessage: "publish.cors_allowed_origins must be a list of '*' or origins such as https://app.example.com.",
+      },
     ],
   },
   {

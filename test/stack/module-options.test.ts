@@ -61,7 +61,8 @@ describe('module publish, history and logging variables', () => {
     const names = MODULE_VARIABLES.map((v) => v.name);
     expect(names).toEqual(expect.arrayContaining(['publish', 'history', 'appsync_log_level']));
     const d = resolveConfig({});
-    expect(evaluate([], 'var.publish')).toEqual({ http_endpoint: d.publish.httpEndpoint, max_data_bytes: d.publish.maxDataBytes, api_key_parameter_names: null, event_bus_name: d.publish.eventBusName });
+    expect(evaluate([], 'var.publish')).toEqual({ http_endpoint: d.publish.httpEndpoint, max_data_bytes: d.publish.maxDataBytes, api_key_parameter_names: null, event_bus_name: d.publish.eventBusName, cors_allowed_origins: [] });
+    expect(d.publish.corsAllowedOrigins).toEqual([]);
     expect(evaluate([], 'var.history')).toEqual({ enabled: d.history.enabled, cors_allowed_origins: d.history.corsAllowedOrigins });
     expect(evaluate([], 'var.appsync_log_level')).toBe(d.logging.appSyncLogLevel);
   });
@@ -114,8 +115,26 @@ describe('module publish, history and logging variables', () => {
     const origins = bare(r.aws_lambda_function_url.eventsock_history_url.cors.allow_origins);
     expect(evaluate(['history={ cors_allowed_origins = ["https://a.example.com", "http://localhost:3000"] }'], origins)).toEqual(['https://a.example.com', 'http://localhost:3000']);
     expect(outputs.history_url.value).toBe('${var.history.enabled ? "${aws_lambda_function_url.eventsock_history_url[0].function_url}history" : ""}');
-    // The publish URL keeps its shape: no CORS (server-to-server, bearer key).
+    // The publish URL has no static cors block: publish.cors_allowed_origins switches a dynamic one.
     expect(r.aws_lambda_function_url.eventsock_publish_url.cors).toBeUndefined();
+  });
+
+  it('gives the publish Function URL the stack\'s CORS block only when publish.cors_allowed_origins lists origins', () => {
+    const url = main.resource.aws_lambda_function_url.eventsock_publish_url;
+    const block = url.dynamic.cors;
+    // Default: no block, as the stack synthesizes none.
+    expect(evaluate([], bare(block.for_each))).toEqual([]);
+    expect(evaluate(['publish={ cors_allowed_origins = [] }'], bare(block.for_each))).toEqual([]);
+    const origins = ['https://app.example.com', 'http://localhost:5173'];
+    const set = `publish={ cors_allowed_origins = ${JSON.stringify(origins)} }`;
+    const each = evaluate([set], bare(block.for_each)) as unknown[];
+    // One block, whose allow_origins (cors.value) are the given origins.
+    expect(each).toEqual([origins]);
+    expect(block.content.allow_origins).toBe('${cors.value}');
+    // The rest of the block is the stack's, for the same origins.
+    const stackCors = (synthStack({ publish: { corsAllowedOrigins: origins } }).tf.resource.aws_lambda_function_url as Json).eventsock_publish_url.cors;
+    expect({ ...block.content, allow_origins: each[0] }).toEqual(stackCors);
+    expect(stackCors.allow_methods).toEqual(['POST']);
   });
 
   it('generates no API key secrets when existing parameter names are given, and the publish policy reads the given ones', () => {
@@ -154,6 +173,8 @@ describe('module publish, history and logging variables', () => {
       ['publish={ api_key_parameter_names = ["/only/one"] }', /publish\.api_key_parameter_names must be exactly 2/],
       ['publish={ api_key_parameter_names = ["no-slash", "/b"] }', /publish\.api_key_parameter_names must be exactly 2/],
       ['publish={ event_bus_name = "" }', /publish\.event_bus_name must be a non-empty string/],
+      ['publish={ cors_allowed_origins = ["https://a.example.com/path"] }', /publish\.cors_allowed_origins must be a list of '\*' or origins/],
+      ['publish={ cors_allowed_origins = ["*", "app.example.com"] }', /publish\.cors_allowed_origins must be/],
       ['history={ cors_allowed_origins = [] }', /history\.cors_allowed_origins must be a non-empty list/],
       ['history={ cors_allowed_origins = ["https://a.example.com/path"] }', /history\.cors_allowed_origins must be/],
       ['appsync_log_level=LOUD', /appsync_log_level must be one of NONE, ERROR, INFO, DEBUG, ALL/],
@@ -165,7 +186,7 @@ describe('module publish, history and logging variables', () => {
       expect(r.out).toMatch(/Invalid value for variable/);
     }
     // And the boundaries are accepted.
-    for (const v of [`publish={ max_data_bytes = ${MAX_DATA_BYTES_CEILING} }`, 'publish={ max_data_bytes = 1 }', 'history={ cors_allowed_origins = ["*", "http://localhost:5173"] }', 'appsync_log_level=ALL']) {
+    for (const v of [`publish={ max_data_bytes = ${MAX_DATA_BYTES_CEILING} }`, 'publish={ max_data_bytes = 1 }', 'history={ cors_allowed_origins = ["*", "http://localhost:5173"] }', 'publish={ cors_allowed_origins = [] }', 'publish={ cors_allowed_origins = ["*", "http://localhost:5173"] }', 'appsync_log_level=ALL']) {
       expect([v, tfConsole(localsDir, [v], 'var.name').out]).toEqual([v, '"eventsock"']);
     }
   });
@@ -187,6 +208,7 @@ describe('module option rules agree with core/config.ts', () => {
     }
     for (const o of ['*', 'https://app.example.com', 'http://localhost:3000', 'https://a.example.com/', 'ftp://x', 'app.example.com', '**']) {
       expect([o, new RegExp(ORIGIN_REGEX).test(o)]).toEqual([o, accepts({ history: { corsAllowedOrigins: [o] } })]);
+      expect([o, new RegExp(ORIGIN_REGEX).test(o)]).toEqual([o, accepts({ publish: { corsAllowedOrigins: [o] } })]);
     }
     for (const l of [...APPSYNC_LOG_LEVELS, 'LOUD']) {
       expect([l, (APPSYNC_LOG_LEVELS as readonly string[]).includes(l)]).toEqual([l, accepts({ logging: { appSyncLogLevel: l as 'ALL' } })]);
