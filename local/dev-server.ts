@@ -368,13 +368,19 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     const domainName = (fn: string) => `${fn}.lambda-url.${region}.localhost`;
     const credentialsById = new Map(iamCredentials.map((c) => [c.accessKeyId, { secretAccessKey: c.secretAccessKey }]));
 
-    /** Function URL CORS, as AWS applies it in front of the function (the handler never sees preflights). */
-    const withCors = (origins: string[], handler: FunctionUrlHandler) => async (req: IncomingMessage, res: ServerResponse) => {
+    /**
+     * A Function URL, with its CORS as AWS applies it in front of the function (the handler never
+     * sees preflights). No origins means no CORS configuration: every request, OPTIONS too, reaches
+     * the function, as on a URL without a cors block.
+     */
+    const functionUrl = (fn: 'publish' | 'history', handler: FunctionUrlHandler, origins: string[], method: 'GET' | 'POST') => async (req: IncomingMessage, res: ServerResponse) => {
+      const serve = () => serveFunctionUrl(req, res, handler, { domainName: domainName(fn), onError: (e) => logger.error(`${fn} handler threw`, { error: (e as Error).message }) });
+      if (origins.length === 0) return serve();
       const origin = req.headers.origin;
       const allowed = origin && (origins.includes('*') || origins.includes(origin)) ? (origins.includes('*') ? '*' : origin) : undefined;
       if (req.method === 'OPTIONS') {
         res.writeHead(allowed ? 200 : 403, allowed
-          ? { 'access-control-allow-origin': allowed, 'access-control-allow-methods': 'GET', 'access-control-allow-headers': 'authorization,content-type', 'access-control-max-age': '300', vary: 'origin' }
+          ? { 'access-control-allow-origin': allowed, 'access-control-allow-methods': method, 'access-control-allow-headers': 'authorization,content-type', 'access-control-max-age': '300', vary: 'origin' }
           : {});
         res.end();
         return;
@@ -383,9 +389,11 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
         res.setHeader('access-control-allow-origin', allowed);
         res.setHeader('vary', 'origin');
       }
-      await serveFunctionUrl(req, res, handler, { domainName: domainName('history'), onError: (e) => logger.error('history handler threw', { error: (e as Error).message }) });
+      await serve();
     };
-    const serveHistory = withCors(settings.history.corsAllowedOrigins, history as FunctionUrlHandler);
+    const serveHistory = functionUrl('history', history as FunctionUrlHandler, settings.history.corsAllowedOrigins, 'GET');
+    // The publish URL's CORS is the stack's: none unless publish.corsAllowedOrigins lists origins (then POST).
+    const servePublish = functionUrl('publish', publish as FunctionUrlHandler, config.publish.corsAllowedOrigins, 'POST');
 
     /** Lambda invoke of the publish function, authorized with SigV4 for service `lambda` as the Invoke API is. */
     const invokePublish = async (req: IncomingMessage, res: ServerResponse, path: string, query: Record<string, string>) => {
@@ -454,7 +462,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       }
       if (path === '/publish') {
         if (!config.publish.httpEndpoint) return sendJson(res, 404, { message: 'the publish HTTP endpoint is disabled (publish.httpEndpoint: false)' });
-        return serveFunctionUrl(req, res, publish as FunctionUrlHandler, { domainName: domainName('publish'), onError: (e) => logger.error('publish handler threw', { error: (e as Error).message }) });
+        return servePublish(req, res);
       }
       if (path === '/history') {
         if (!settings.history.enabled) return sendJson(res, 404, { message: 'the history API is disabled (history.enabled: false)' });
