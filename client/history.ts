@@ -7,6 +7,7 @@ import { isEnvelope, type Envelope } from '../functions/core/envelope';
 import { LIMITS } from '../functions/core/limits';
 import { readToken, type TokenSource } from './auth';
 import { EventsockClientError, describeServerErrors } from './errors';
+import { fetchText, type FetchFailure } from './fetch-text';
 
 export interface HistoryOptions {
   /** The history API: its base URL (`/history` is appended unless the path already ends with it). */
@@ -52,23 +53,13 @@ export async function readHistoryPage(
   u.searchParams.set('limit', String(limit));
   const token = await readToken(opts.token, 'history.token');
   // A history API that never answers must not hold a subscription's live messages forever.
-  const timeoutMs = opts.timeoutMs ?? 15_000;
-  const abort = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    abort.abort();
-  }, timeoutMs);
+  // A history API that never answers must not hold a subscription's live messages forever.
   let res: Response;
   let text: string;
   try {
-    res = await f(u.toString(), { headers: { authorization: `Bearer ${token}`, accept: 'application/json' }, signal: abort.signal });
-    text = await res.text();
+    ({ res, text } = await fetchText(f, u.toString(), { headers: { authorization: `Bearer ${token}`, accept: 'application/json' } }, opts.timeoutMs ?? 15_000));
   } catch (e) {
-    const why = timedOut ? `no answer within ${timeoutMs} ms` : (e as Error)?.message ?? String(e);
-    throw new EventsockClientError('HISTORY_FAILED', `history request for ${channel} failed (${why})`, { channel });
-  } finally {
-    clearTimeout(timer);
+    throw new EventsockClientError('HISTORY_FAILED', `history request for ${channel} failed (${(e as FetchFailure).message})`, { channel });
   }
   let body: unknown;
   try {

@@ -7,6 +7,7 @@
  */
 import { readToken, type TokenSource } from './auth';
 import { EventsockClientError, PublishError, describeServerErrors } from './errors';
+import { fetchText, type FetchFailure } from './fetch-text';
 
 export interface PublishApiOptions {
   /** The publish API: its base URL (`/publish` is appended unless the path already ends with it). */
@@ -41,28 +42,14 @@ export async function publishStored(
   const f = opts.fetch ?? globalThis.fetch;
   const token = await readToken(opts.token, 'publishApi.token');
   const body = JSON.stringify({ messages: messages.map((m) => ({ channel, event: m.event, data: m.data, ...(m.deduplicationId !== undefined ? { deduplicationId: m.deduplicationId } : {}) })) });
-  const timeoutMs = opts.timeoutMs ?? 15_000;
-  const abort = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    abort.abort();
-  }, timeoutMs);
+  const init = { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json' }, body };
   let res: Response;
   let text: string;
   try {
-    res = await f(publishApiUrl(opts.url), {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json' },
-      body,
-      signal: abort.signal,
-    });
-    text = await res.text();
+    ({ res, text } = await fetchText(f, publishApiUrl(opts.url), init, opts.timeoutMs ?? 15_000));
   } catch (e) {
-    const why = timedOut ? `no answer within ${timeoutMs} ms` : (e as Error)?.message ?? String(e);
-    throw new PublishError(timedOut ? 'TIMEOUT' : 'CONNECTION_LOST', `stored publish to ${channel} failed (${why}); it may still have been published`, channel);
-  } finally {
-    clearTimeout(timer);
+    const failure = e as FetchFailure;
+    throw new PublishError(failure.timedOut ? 'TIMEOUT' : 'CONNECTION_LOST', `stored publish to ${channel} failed (${failure.message}); it may still have been published`, channel);
   }
   let parsed: unknown;
   try {
