@@ -1,9 +1,9 @@
 import { GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { createDedup } from '../../functions/publish/dedup';
-import { createPublishHandler, type PublishHandlerDeps } from '../../functions/publish/handler';
+import type { PublishHandlerDeps } from '../../functions/publish/handler';
 import { memoryLogger } from '../../functions/shared/log';
 import { ssmSecretSource, staticSecretSource } from '../../functions/shared/secrets';
-import { CREDENTIALS, httpEvent, startRig, type Rig } from './support';
+import { CREDENTIALS, httpEvent, rigPublishHandler, startRig, type Rig } from './support';
 
 const KEY1 = 'pk_first_key_0123456789';
 const KEY2 = 'pk_second_key_9876543210';
@@ -28,17 +28,7 @@ beforeEach(() => {
 });
 
 function handler(over: Partial<PublishHandlerDeps> = {}) {
-  return createPublishHandler({
-    settings: rig.settings,
-    dynamo: rig.dynamo,
-    secrets: staticSecretSource(secretMap),
-    eventApiUrl: rig.endpoint.url,
-    credentials: CREDENTIALS,
-    logger: memoryLogger(),
-    delivery: { budgetMs: 2000, baseDelayMs: 5, maxDelayMs: 20 },
-    dedupPollMs: 5,
-    ...over,
-  });
+  return rigPublishHandler(rig, secretMap, over);
 }
 
 const post = (body: unknown, key: string | null = KEY1, path = '/publish') =>

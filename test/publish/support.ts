@@ -9,6 +9,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { resolveConfig, runtimeSettings, type EventsockConfig, type RuntimeSettings } from '../../functions/core/config';
 import { createTables, startDynalite, type LocalDynamo } from '../../local/dynamo';
 import { verifySigV4 } from '../../local/sigv4-verify';
+import { createPublishHandler, type PublishHandlerDeps } from '../../functions/publish/handler';
+import { memoryLogger } from '../../functions/shared/log';
+import { staticSecretSource } from '../../functions/shared/secrets';
 
 export const REGION = 'us-east-1';
 export const CREDENTIALS = { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local' };
@@ -132,4 +135,19 @@ export function httpEvent(opts: { method?: string; path: string; body?: string; 
     isBase64Encoded: false,
     requestContext: { http: { method: opts.method ?? 'POST', path: opts.path, sourceIp: '127.0.0.1' }, requestId: 'req-1' },
   };
+}
+
+/** The publish handler on the rig: its tables and endpoint, the given secrets, quick retries. */
+export function rigPublishHandler(rig: Rig, secrets: Map<string, string>, over: Partial<PublishHandlerDeps> = {}) {
+  return createPublishHandler({
+    settings: rig.settings,
+    dynamo: rig.dynamo,
+    secrets: staticSecretSource(secrets),
+    eventApiUrl: rig.endpoint.url,
+    credentials: CREDENTIALS,
+    logger: memoryLogger(),
+    delivery: { budgetMs: 2000, baseDelayMs: 5, maxDelayMs: 20 },
+    dedupPollMs: 5,
+    ...over,
+  });
 }

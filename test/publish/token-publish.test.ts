@@ -4,11 +4,11 @@
  */
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { signToken } from '../../client/token';
-import { createPublishHandler, type PublishHandlerDeps } from '../../functions/publish/handler';
+import type { PublishHandlerDeps } from '../../functions/publish/handler';
 import { looksLikeJwt, scopedDedupId } from '../../functions/publish/token-publish';
 import { memoryLogger } from '../../functions/shared/log';
 import { SecretUnavailableError, staticSecretSource, type SecretSource } from '../../functions/shared/secrets';
-import { CREDENTIALS, httpEvent, startRig, type Rig } from './support';
+import { httpEvent, rigPublishHandler, startRig, type Rig } from './support';
 
 const KEY1 = 'pk_first_key_0123456789';
 const KEY2 = 'pk_second_key_9876543210';
@@ -37,17 +37,7 @@ beforeEach(() => {
 });
 
 function handler(over: Partial<PublishHandlerDeps> = {}) {
-  return createPublishHandler({
-    settings: rig.settings,
-    dynamo: rig.dynamo,
-    secrets: staticSecretSource(secretMap),
-    eventApiUrl: rig.endpoint.url,
-    credentials: CREDENTIALS,
-    logger: memoryLogger(),
-    delivery: { budgetMs: 2000, baseDelayMs: 5, maxDelayMs: 20 },
-    dedupPollMs: 5,
-    ...over,
-  });
+  return rigPublishHandler(rig, secretMap, over);
 }
 
 type Http = { statusCode: number; headers: Record<string, string>; body: string };
