@@ -15,6 +15,8 @@ import { AppsyncApi, type AppsyncApiEventConfigAuthProvider } from '@cdktf/provi
 import { AppsyncApiKey } from '@cdktf/provider-aws/lib/appsync-api-key';
 import { AppsyncChannelNamespace } from '@cdktf/provider-aws/lib/appsync-channel-namespace';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
+import { CloudwatchLogMetricFilter } from '@cdktf/provider-aws/lib/cloudwatch-log-metric-filter';
+import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import { DataAwsArn } from '@cdktf/provider-aws/lib/data-aws-arn';
 import { DynamodbTable } from '@cdktf/provider-aws/lib/dynamodb-table';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
@@ -32,6 +34,7 @@ import { LIMITS } from '../functions/core/limits';
 import { TABLES, type TableName, tableName } from '../functions/core/tables';
 import { namespaceHandlerCode, namespaceHandlerSettings, SETTINGS_LINE_RE } from '../functions/namespace/code';
 import { FUNCTIONS, FUNCTION_NAMES, type FunctionName, LAMBDA_ARCHITECTURE, LAMBDA_HANDLER, LAMBDA_RUNTIME, NAMESPACE_HANDLERS_FILE } from './functions';
+import { ALARM_PERIOD_SECONDS, ALARM_THRESHOLD, alarmDescriptions, alarmMetricNamespace, api5xxDescription, PUBLISH_FAILURES, publishFailuresDescription, SECRET_UNAVAILABLE } from './alarms';
 import { APPSYNC_ASSUME_ROLE, escapeTemplate, LAMBDA_ASSUME_ROLE, policyDocument, resourceList, type Statement } from './policy';
 
 /** Where a function's zip is and its base64 SHA-256 (`source_code_hash`). */
@@ -154,6 +157,12 @@ export class Eventsock extends Construct {
   /** SSM parameter names: the two publish API keys and the HS256 token secrets. */
   readonly apiKeyParameterNames: [string, string];
   readonly tokenSecretParameterNames: string[];
+  /**
+   * CloudWatch alarms by logical name (`authorizer_errors`, `publish_failures`, `api_5xx`, ...);
+   * empty when `alarms.enabled` is false. The log metric filters feeding some of them are in `metricFilters`.
+   */
+  readonly alarms: Record<string, CloudwatchMetricAlarm> = {};
+  readonly metricFilters: Record<string, CloudwatchLogMetricFilter> = {};
 
   private readonly prefix: string;
   private readonly tags: Record<string, string>;
@@ -428,6 +437,8 @@ export class Eventsock extends Construct {
       );
     }
 
+    if (cfg.alarms.enabled) this.createAlarms(name, logGroups);
+
     // --- outputs
     this.output('http_endpoint', `https://${this.httpHost}/event`, 'Event API HTTP endpoint (POST /event).');
     this.output('realtime_endpoint', `wss://${this.realtimeHost}/event/realtime`, 'Event API WebSocket endpoint.');
@@ -469,6 +480,58 @@ export class Eventsock extends Construct {
   }
 
   // ---------------------------------------------------------------------------
+
+  /** Errors and throttles per function, failed publishes and unreadable secrets from the logs, the Event API's 5XX (modules/alarms.ts). */
+  private createAlarms(name: string, logGroups: Record<FunctionName, CloudwatchLogGroup>): void {
+    const actions = this.config.alarms.snsTopicArns;
+    const ns = alarmMetricNamespace(name);
+    const alarm = (key: string, alarmName: string, description: string, metric: { namespace: string; metricName: string; dimensions?: Record<string, string> }) => {
+      this.alarms[key] = this.named(
+        new CloudwatchMetricAlarm(this, `alarm_${key}`, {
+          alarmName: `${name}-${alarmName}`,
+          alarmDescription: description,
+          ...metric,
+          statistic: 'Sum',
+          period: ALARM_PERIOD_SECONDS,
+          evaluationPeriods: 1,
+          threshold: ALARM_THRESHOLD,
+          comparisonOperator: 'GreaterThanThreshold',
+          treatMissingData: 'notBreaching',
+          alarmActions: actions,
+          okActions: actions,
+          tags: this.tags,
+        }),
+        `alarm_${key}`,
+      );
+    };
+    const filter = (key: string, fn: FunctionName, pattern: string, metricName: string, value: string) => {
+      this.metricFilters[key] = this.named(
+        new CloudwatchLogMetricFilter(this, `metric_filter_${key}`, {
+          name: `${name}-${key.replace(/_/g, '-')}`,
+          logGroupName: logGroups[fn].name,
+          pattern,
+          metricTransformation: { name: metricName, namespace: ns, value },
+        }),
+        `metric_filter_${key}`,
+      );
+    };
+    const fns = FUNCTION_NAMES.filter((fn) => fn !== 'history' || this.config.history.enabled);
+    for (const fn of fns) {
+      const d = alarmDescriptions(name, fn);
+      const dimensions = { FunctionName: this.functions[fn].functionName };
+      alarm(`${fn}_errors`, `${fn}-errors`, d.errors, { namespace: 'AWS/Lambda', metricName: 'Errors', dimensions });
+      alarm(`${fn}_throttles`, `${fn}-throttles`, d.throttles, { namespace: 'AWS/Lambda', metricName: 'Throttles', dimensions });
+    }
+    filter('publish_failures', 'publish', PUBLISH_FAILURES.pattern, PUBLISH_FAILURES.metricName, PUBLISH_FAILURES.value);
+    alarm('publish_failures', 'publish-failures', publishFailuresDescription(name), { namespace: ns, metricName: PUBLISH_FAILURES.metricName });
+    for (const fn of fns) {
+      const metricName = SECRET_UNAVAILABLE.metricName(fn);
+      filter(`${fn}_secret_unavailable`, fn, SECRET_UNAVAILABLE.pattern, metricName, SECRET_UNAVAILABLE.value);
+      alarm(`${fn}_secret_unavailable`, `${fn}-secret-unavailable`, alarmDescriptions(name, fn).secretUnavailable, { namespace: ns, metricName });
+    }
+    // AppSync Event APIs publish their HTTP endpoint metrics (4XXError, 5XXError, ...) with the EventAPIId dimension.
+    alarm('api_5xx', 'api-5xx', api5xxDescription(name), { namespace: 'AWS/AppSync', metricName: '5XXError', dimensions: { EventAPIId: this.api.apiId } });
+  }
 
   private namespaceResources(only?: string[]): string | string[] {
     if (!only) return this.namespaceArns;

@@ -111,6 +111,18 @@ export interface EventsockConfig {
   logging?: { retentionDays?: number; appSyncLogLevel?: 'NONE' | 'ERROR' | 'INFO' | 'DEBUG' | 'ALL' };
   /** Tags on every resource. */
   tags?: Record<string, string>;
+  /**
+   * CloudWatch alarms on the functions (errors, throttles), on failed publishes, on unreadable
+   * secrets and on the Event API's 5XXError. Default: enabled, with no actions (`snsTopicArns: []`).
+   */
+  alarms?: AlarmsConfig;
+}
+
+export interface AlarmsConfig {
+  /** Create the alarms. Default: true. */
+  enabled?: boolean;
+  /** SNS topics notified when an alarm fires and when it recovers (alarm_actions and ok_actions). Default: `[]`. */
+  snsTopicArns?: string[];
 }
 
 export interface ResolvedNamespace {
@@ -137,6 +149,7 @@ export interface ResolvedConfig {
   authorizerResultTtlSeconds: number;
   logging: { retentionDays: number; appSyncLogLevel: 'NONE' | 'ERROR' | 'INFO' | 'DEBUG' | 'ALL' };
   tags: Record<string, string>;
+  alarms: { enabled: boolean; snsTopicArns: string[] };
 }
 
 /** Identity helper that gives `eventsock.config.ts` its types. */
@@ -150,6 +163,8 @@ export const MAX_DATA_BYTES_CEILING = LIMITS.eventMaxBytes - 4096;
 const NAME_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}[A-Za-z0-9])?$/;
 const KID_RE = /^[A-Za-z0-9._-]{1,64}$/;
 const SSM_NAME_RE = /^\/[A-Za-z0-9_.\-/]{1,1010}$/;
+/** An SNS topic ARN: arn:<partition>:sns:<region>:<account>:<topic>. The module's SNS_TOPIC_ARN_REGEX is the same rule. */
+export const SNS_TOPIC_ARN_RE = /^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -213,7 +228,7 @@ function authModes(v: unknown, field: string, dflt: AuthMode[], enabled: Set<Aut
 /** Validates a config and fills in the defaults. Throws ConfigError naming the field. */
 export function resolveConfig(input: unknown = {}): ResolvedConfig {
   const c = optObject(input, '(root)');
-  checkKeys(c, ['name', 'defaultNamespace', 'namespaces', 'tokens', 'publish', 'history', 'auth', 'authorizerResultTtlSeconds', 'logging', 'tags'], '');
+  checkKeys(c, ['name', 'defaultNamespace', 'namespaces', 'tokens', 'publish', 'history', 'auth', 'authorizerResultTtlSeconds', 'logging', 'tags', 'alarms'], '');
   const name = c.name === undefined ? 'eventsock' : str(c.name, 'name', NAME_RE, "must be 1-40 letters, digits or '-', not starting or ending with '-'");
 
   // Extra auth providers decide which modes namespaces may use.
@@ -361,6 +376,14 @@ export function resolveConfig(input: unknown = {}): ResolvedConfig {
   const tags = optObject(c.tags, 'tags');
   for (const [k, v] of Object.entries(tags)) if (typeof v !== 'string') throw new ConfigError(`tags.${k}`, 'must be a string');
 
+  const a = optObject(c.alarms, 'alarms');
+  checkKeys(a, ['enabled', 'snsTopicArns'], 'alarms');
+  if (a.snsTopicArns !== undefined && !Array.isArray(a.snsTopicArns)) throw new ConfigError('alarms.snsTopicArns', 'must be a list of SNS topic ARNs');
+  const snsTopicArns = ((a.snsTopicArns as unknown[] | undefined) ?? []).map((t, i) =>
+    str(t, `alarms.snsTopicArns[${i}]`, SNS_TOPIC_ARN_RE, 'must be an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:on-call'),
+  );
+  if (new Set(snsTopicArns).size !== snsTopicArns.length) throw new ConfigError('alarms.snsTopicArns', 'lists a topic twice');
+
   return {
     name,
     defaultNamespace: defaultNs,
@@ -372,6 +395,7 @@ export function resolveConfig(input: unknown = {}): ResolvedConfig {
     authorizerResultTtlSeconds: int(c.authorizerResultTtlSeconds, 'authorizerResultTtlSeconds', 0, 0, LIMITS.authorizerTtlMaxSeconds)!,
     logging: { retentionDays: retentionDays as number, appSyncLogLevel: (l.appSyncLogLevel as ResolvedConfig['logging']['appSyncLogLevel']) ?? 'ERROR' },
     tags: tags as Record<string, string>,
+    alarms: { enabled: bool(a.enabled, 'alarms.enabled', true), snsTopicArns },
   };
 }
 

@@ -57,6 +57,11 @@ describe('resolveConfig', () => {
     [{ logging: { retentionDays: 10 } }, 'logging.retentionDays'],
     [{ tags: { team: 5 } }, 'tags.team'],
     [{ authorizerResultTtlSeconds: 7200 }, 'authorizerResultTtlSeconds'],
+    [{ alarms: true }, 'alarms'],
+    [{ alarms: { enabled: 'yes' } }, 'alarms.enabled'],
+    [{ alarms: { topics: [] } }, 'alarms.topics'],
+    [{ alarms: { snsTopicArns: 'arn:aws:sns:eu-west-1:123456789012:on-call' } }, 'alarms.snsTopicArns'],
+    [{ alarms: { snsTopicArns: ['arn:aws:sns:eu-west-1:123456789012:on-call', 'arn:aws:sns:eu-west-1:123456789012:on-call'] } }, 'alarms.snsTopicArns'],
   ])('refuses %j naming %s', (input, field) => {
     expect(fieldOf(input)).toBe(field);
   });
@@ -71,6 +76,16 @@ describe('resolveConfig', () => {
     // History keeps its own default and still refuses an empty list.
     expect(resolveConfig({}).history.corsAllowedOrigins).toEqual(['*']);
     expect(fieldOf({ history: { corsAllowedOrigins: [] } })).toBe('history.corsAllowedOrigins');
+  });
+
+  it('turns the alarms on by default with no actions, and takes SNS topic ARNs only', () => {
+    expect(resolveConfig({}).alarms).toEqual({ enabled: true, snsTopicArns: [] });
+    expect(resolveConfig({ alarms: { enabled: false } }).alarms).toEqual({ enabled: false, snsTopicArns: [] });
+    const topics = ['arn:aws:sns:eu-west-1:123456789012:on-call', 'arn:aws-us-gov:sns:us-gov-west-1:123456789012:ops_pager', 'arn:aws:sns:eu-west-1:123456789012:alerts.fifo'];
+    expect(resolveConfig({ alarms: { snsTopicArns: topics } }).alarms.snsTopicArns).toEqual(topics);
+    for (const bad of ['on-call', 'arn:aws:sqs:eu-west-1:123456789012:on-call', 'arn:aws:sns:eu-west-1:12345:on-call', 'arn:aws:sns:eu-west-1:123456789012:', 'arn:aws:sns:eu-west-1:123456789012:a/b']) {
+      expect(() => resolveConfig({ alarms: { snsTopicArns: ['arn:aws:sns:eu-west-1:123456789012:ok', bad] } })).toThrow(/alarms\.snsTopicArns\[1\].*must be an SNS topic ARN/);
+    }
   });
 
   it('round-trips runtime settings through the environment', () => {

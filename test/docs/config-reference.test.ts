@@ -38,6 +38,7 @@ const SECTIONS: Array<[prefix: string, place: (probe: Record<string, unknown>) =
   ['history.', (p) => ({ history: p })],
   ['auth.', (p) => ({ auth: p })],
   ['logging.', (p) => ({ logging: p })],
+  ['alarms.', (p) => ({ alarms: p })],
 ];
 /** Options whose own fields are described inside their row rather than in rows of their own. */
 const INLINE: Array<[option: string, place: (probe: Record<string, unknown>) => unknown]> = [
@@ -46,7 +47,7 @@ const INLINE: Array<[option: string, place: (probe: Record<string, unknown>) => 
   ['auth.openIdConnect', (p) => ({ auth: { openIdConnect: { issuer: 'https://issuer.example.com', ...p } } })],
   ['auth.cognito', (p) => ({ auth: { cognito: { userPoolId: 'eu-west-1_abc', awsRegion: 'eu-west-1', ...p } } })],
 ];
-const GROUPS = new Set(['tokens', 'publish', 'history', 'auth', 'logging']);
+const GROUPS = new Set(['tokens', 'publish', 'history', 'auth', 'logging', 'alarms']);
 
 function rowOptions(): string[] {
   return SECTIONS.flatMap(([prefix, place]) => accepted(place).filter((k) => !(prefix === '' && GROUPS.has(k))).map((k) => prefix + k));
