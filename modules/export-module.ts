@@ -127,6 +127,7 @@ export function synthModuleJson(code: Record<FunctionName, LambdaCode>, namespac
     output(es, 'publish_url', '${var.publish.http_endpoint ? "${aws_lambda_function_url.eventsock_publish_url[0].function_url}publish" : ""}');
     output(es, 'history_url', '${var.history.enabled ? "${aws_lambda_function_url.eventsock_history_url[0].function_url}history" : ""}');
     withAuthVariables(es);
+    withAlarmVariables(es);
     // Existing API key parameters: nothing generated, and the policy reads the given ones.
     const generateKeys = 'var.publish.api_key_parameter_names == null';
     switchOff(es, ['publish_api_key_1', 'publish_api_key_1_value', 'publish_api_key_2', 'publish_api_key_2_value'], generateKeys);
@@ -182,6 +183,18 @@ function child(es: Eventsock, id: string): TerraformElement {
 /** Creates the construct's resources `ids` only when `condition` (HCL) holds. */
 function switchOff(es: Eventsock, ids: string[], condition: string): void {
   for (const id of ids) child(es, id).addOverride('count', `\${${condition} ? 1 : 0}`);
+}
+
+/** The alarms and their log metric filters follow var.alarms (history's also var.history.enabled), and notify var.alarms.sns_topic_arns. */
+function withAlarmVariables(es: Eventsock): void {
+  const on = (key: string) => (key.startsWith('history_') ? 'var.alarms.enabled && var.history.enabled' : 'var.alarms.enabled');
+  if (Object.keys(es.alarms).length === 0) throw new Error('the Eventsock construct wrote no alarms to switch');
+  for (const [key, alarm] of Object.entries(es.alarms)) {
+    alarm.addOverride('count', `\${${on(key)} ? 1 : 0}`);
+    alarm.addOverride('alarm_actions', '${var.alarms.sns_topic_arns}');
+    alarm.addOverride('ok_actions', '${var.alarms.sns_topic_arns}');
+  }
+  for (const [key, filter] of Object.entries(es.metricFilters)) filter.addOverride('count', `\${${on(key)} ? 1 : 0}`);
 }
 
 /** The API key resource and its output follow var.auth.api_key. */

@@ -38,6 +38,8 @@ export const ORIGIN_REGEX = '^(\\*|https?://[^/\\s]+)$';
 export const APPSYNC_LOG_LEVELS = ['NONE', 'ERROR', 'INFO', 'DEBUG', 'ALL'] as const;
 /** Auth modes the module's API always offers; var.auth adds API_KEY, OPENID_CONNECT and AMAZON_COGNITO_USER_POOLS. */
 export const MODULE_AUTH_MODES = ['AWS_LAMBDA', 'AWS_IAM'] as const;
+/** Same rule as alarms.snsTopicArns in core/config.ts (SNS_TOPIC_ARN_RE; checked against it in test/stack/module-alarms.test.ts). */
+export const SNS_TOPIC_ARN_REGEX = '^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\\.fifo)?$';
 /** Same rule as auth.cognito.awsRegion in core/config.ts. */
 export const AWS_REGION_REGEX = '^[a-z]{2}(-[a-z]+)+-[0-9]$';
 const OIDC_TTL_MAX = 31_536_000;
@@ -203,6 +205,19 @@ export const MODULE_VARIABLES: ModuleVariable[] = [
       {
         condition: each('var.auth.cognito', `length(x.user_pool_id) > 0 && can(regex(${JSON.stringify(AWS_REGION_REGEX)}, x.aws_region)) && ${optNonEmpty('app_id_client_regex')}`),
         errorMessage: 'auth.cognito.user_pool_id must be non-empty, aws_region an AWS region such as eu-west-1, app_id_client_regex non-empty when set.',
+      },
+    ],
+  },
+  {
+    name: 'alarms',
+    description:
+      'CloudWatch alarms: enabled (Lambda errors and throttles of each function, failed publishes and unreadable secrets counted from the function logs, Event API 5XX; every alarm Sum over 5 minutes > 0, missing data not breaching), sns_topic_arns (SNS topics notified on ALARM and on OK; default [] = no actions). See docs/errors.md, section Alarms.',
+    type: `object({ enabled = optional(bool, ${dfltTop.alarms.enabled}), sns_topic_arns = optional(list(string), ${hclList(dfltTop.alarms.snsTopicArns)}) })`,
+    default: {},
+    validation: [
+      {
+        condition: `alltrue([for t in var.alarms.sns_topic_arns : can(regex(${JSON.stringify(SNS_TOPIC_ARN_REGEX)}, t))]) && length(distinct(var.alarms.sns_topic_arns)) == length(var.alarms.sns_topic_arns)`,
+        errorMessage: 'alarms.sns_topic_arns must be a list of distinct SNS topic ARNs such as arn:aws:sns:eu-west-1:123456789012:on-call.',
       },
     ],
   },
