@@ -185,6 +185,11 @@ export async function publishMessages(messages: ValidatedMessage[], deps: Publis
           deps.logger.error('delivery failed unexpectedly', { channel, error: (e as Error)?.name ?? 'error' });
           outcomes = chunk.map(() => ({ ok: false as const, code: 'DELIVERY_FAILED', message: 'the message could not be delivered; it was not published' }));
         }
+        // One line per chunk that lost messages: what on-call searches for (and the alarm counts).
+        const lost = outcomes.flatMap((o, j) => (o.ok ? [] : [{ id: ids[chunk[j]], code: o.code, message: o.message }]));
+        if (lost.length > 0) {
+          deps.logger.error('delivery failed', { channel, count: lost.length, ids: lost.map((l) => l.id), codes: [...new Set(lost.map((l) => l.code))], reason: lost[0].message });
+        }
         outcomes.forEach((o, j) => {
           const k = chunk[j];
           const i = idx[k];

@@ -412,7 +412,11 @@ describe('delivery', () => {
 
   it('reports a permanent failure to the caller and never as published', async () => {
     rig.endpoint.respond = () => ({ status: 500 });
-    const r = parse(await handler({ delivery: { budgetMs: 1500, baseDelayMs: 5, maxDelayMs: 20 } })(post({ channel: 'perm', event: 'e' })));
+    const logger = memoryLogger();
+    const r = parse(await handler({ logger, delivery: { budgetMs: 1500, baseDelayMs: 5, maxDelayMs: 20 } })(post({ channel: 'perm', event: 'e' })));
+    expect(logger.entries.filter((e) => e.msg === 'delivery failed')).toEqual([
+      expect.objectContaining({ level: 'error', channel: '/default/perm', count: 1, ids: [expect.any(String)], codes: ['DELIVERY_FAILED'], reason: expect.stringMatching(/500/) }),
+    ]);
     expect(r.status).toBe(502);
     expect(r.body.error.code).toBe('DELIVERY_FAILED');
     expect(r.body.error.message).toMatch(/500.*gave up after \d+ attempts/);
@@ -435,8 +439,10 @@ describe('delivery', () => {
       status: 200,
       body: { successful: [{ identifier: 'a', index: 0 }], failed: body.events.slice(1).map((_e, i) => ({ identifier: 'b', index: i + 1, code: 'EventTooLargeException', message: 'too large' })) },
     });
-    const r = parse(await handler()(post({ messages: [{ channel: 'part', event: 'a' }, { channel: 'part', event: 'b' }] })));
+    const logger = memoryLogger();
+    const r = parse(await handler({ logger })(post({ messages: [{ channel: 'part', event: 'a' }, { channel: 'part', event: 'b' }] })));
     expect(r.status).toBe(207);
+    expect(logger.entries.filter((e) => e.msg === 'delivery failed')).toEqual([expect.objectContaining({ count: 1, codes: ['DELIVERY_REFUSED'] })]);
     expect(r.body.results[0]).toEqual({ id: expect.any(String), channel: '/default/part', event: 'a' });
     expect(r.body.results[1]).toEqual({ channel: '/default/part', event: 'b', error: expect.objectContaining({ code: 'DELIVERY_REFUSED', message: expect.stringContaining('EventTooLargeException') }) });
   });
