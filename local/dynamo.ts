@@ -1,7 +1,8 @@
 /**
  * The embedded DynamoDB for the emulator and the tests: dynalite on 127.0.0.1
  * (in memory, or LevelDB on disk with a path), and the tables the stack deploys,
- * built from the same TABLES definitions (string keys, on-demand billing).
+ * built from the same TABLES definitions (string keys, on-demand billing, the same
+ * global secondary indexes with projection ALL).
  *
  * dynalite has no TTL (UpdateTimeToLive is an unknown operation there), so the
  * TTL attribute is not configured here; the handlers compare expiry themselves,
@@ -17,7 +18,7 @@ import {
   type DynamoDBClient,
   type KeySchemaElement,
 } from '@aws-sdk/client-dynamodb';
-import { TABLES, type TableName } from '../functions/core/tables';
+import { TABLES, type TableDefinition, type TableName } from '../functions/core/tables';
 import type { RuntimeSettings } from '../functions/core/config';
 
 // dynalite ships no types.
@@ -54,16 +55,24 @@ export async function startDynalite(opts: { path?: string } = {}): Promise<Local
   };
 }
 
-/** The CreateTable input for one Eventsock table: what the stack declares, minus TTL. */
+function keySchema(k: { partitionKey: string; sortKey?: string }): KeySchemaElement[] {
+  const keys: KeySchemaElement[] = [{ AttributeName: k.partitionKey, KeyType: 'HASH' }];
+  if (k.sortKey) keys.push({ AttributeName: k.sortKey, KeyType: 'RANGE' });
+  return keys;
+}
+
+/** The CreateTable input for one Eventsock table: what the stack declares (its indexes too), minus TTL. */
 export function createTableInput(table: TableName, name: string): CreateTableCommandInput {
-  const def = TABLES[table] as { partitionKey: string; sortKey?: string };
-  const keys: KeySchemaElement[] = [{ AttributeName: def.partitionKey, KeyType: 'HASH' }];
-  if (def.sortKey) keys.push({ AttributeName: def.sortKey, KeyType: 'RANGE' });
+  const def: TableDefinition = TABLES[table];
+  const keys = keySchema(def);
+  const indexes = (def.indexes ?? []).map((ix) => ({ IndexName: ix.name, KeySchema: keySchema(ix), Projection: { ProjectionType: 'ALL' as const } }));
+  const attributes = [...new Set([...keys, ...indexes.flatMap((ix) => ix.KeySchema)].map((k) => k.AttributeName!))];
   return {
     TableName: name,
     BillingMode: 'PAY_PER_REQUEST',
     KeySchema: keys,
-    AttributeDefinitions: keys.map((k) => ({ AttributeName: k.AttributeName, AttributeType: 'S' as const })),
+    AttributeDefinitions: attributes.map((a) => ({ AttributeName: a, AttributeType: 'S' as const })),
+    ...(indexes.length > 0 ? { GlobalSecondaryIndexes: indexes } : {}),
   };
 }
 

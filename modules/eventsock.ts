@@ -31,7 +31,7 @@ import { join } from 'node:path';
 import { type AuthMode, type EventsockConfig, type ResolvedConfig, resolveConfig, runtimeSettings, SETTINGS_ENV } from '../functions/core/config';
 import { ConfigError } from '../functions/core/errors';
 import { LIMITS } from '../functions/core/limits';
-import { TABLES, type TableName, tableName } from '../functions/core/tables';
+import { MESSAGES_BY_NAMESPACE, TABLES, type TableDefinition, type TableName, tableName } from '../functions/core/tables';
 import { namespaceHandlerCode, namespaceHandlerSettings, SETTINGS_LINE_RE } from '../functions/namespace/code';
 import { FUNCTIONS, FUNCTION_NAMES, type FunctionName, LAMBDA_ARCHITECTURE, LAMBDA_HANDLER, LAMBDA_RUNTIME, NAMESPACE_HANDLERS_FILE } from './functions';
 import { ALARM_PERIOD_SECONDS, ALARM_THRESHOLD, alarmDescriptions, alarmMetricNamespace, api5xxDescription, PUBLISH_FAILURES, publishFailuresDescription, SECRET_UNAVAILABLE } from './alarms';
@@ -210,8 +210,10 @@ export class Eventsock extends Construct {
     // --- tables
     this.tables = {} as Record<TableName, DynamodbTable>;
     for (const t of Object.keys(TABLES) as TableName[]) {
-      const def = TABLES[t] as { suffix: string; partitionKey: string; sortKey?: string; ttlAttribute: string };
-      const attrs = [{ name: def.partitionKey, type: 'S' }, ...(def.sortKey ? [{ name: def.sortKey, type: 'S' }] : [])];
+      const def: TableDefinition = TABLES[t];
+      const indexes = def.indexes ?? [];
+      const keyNames = [def.partitionKey, def.sortKey, ...indexes.flatMap((ix) => [ix.partitionKey, ix.sortKey])].filter((k): k is string => !!k);
+      const attrs = [...new Set(keyNames)].map((n) => ({ name: n, type: 'S' }));
       this.tables[t] = this.named(
         new DynamodbTable(this, `table_${t}`, {
           name: tableName(name, t),
@@ -219,6 +221,9 @@ export class Eventsock extends Construct {
           hashKey: def.partitionKey,
           rangeKey: def.sortKey,
           attribute: attrs,
+          ...(indexes.length > 0
+            ? { globalSecondaryIndex: indexes.map((ix) => ({ name: ix.name, hashKey: ix.partitionKey, rangeKey: ix.sortKey, projectionType: 'ALL' })) }
+            : {}),
           ttl: { attributeName: def.ttlAttribute, enabled: true },
           pointInTimeRecovery: { enabled: true },
           // Encrypted with the AWS managed key (aws/dynamodb): callers need no kms:Decrypt.
@@ -408,7 +413,8 @@ export class Eventsock extends Construct {
 
     const historyPolicy = this.policy('history', [
       this.logStatement(logGroups.history),
-      { Sid: 'ReadMessages', Action: 'dynamodb:Query', Resource: [t.messages.arn] },
+      // The table (one channel) and its namespace index (wildcard patterns), nothing else.
+      { Sid: 'ReadMessages', Action: 'dynamodb:Query', Resource: [t.messages.arn, `${t.messages.arn}/index/${MESSAGES_BY_NAMESPACE.name}`] },
       ...(cfg.tokens.hs256Keys.length > 0
         ? [{ Sid: 'ReadTokenSecrets', Action: 'ssm:GetParameter', Resource: tokenSecretArns }]
         : []),

@@ -11,11 +11,28 @@ export interface TableDefinition {
   sortKey?: string;
   /** Epoch seconds; absent means never expires. */
   ttlAttribute: string;
+  /** Global secondary indexes (string keys, projection ALL), in the stack and in dynalite alike. */
+  indexes?: readonly IndexDefinition[];
 }
 
+export interface IndexDefinition {
+  /** Index name; its ARN is `<table-arn>/index/<name>`. */
+  name: string;
+  partitionKey: string;
+  sortKey?: string;
+}
+
+/**
+ * The messages table's index by namespace: `namespace` (the channel's first segment,
+ * which the publish function writes on every stored message) + `id`. The history API
+ * reads it for wildcard patterns (`/chat/*`): one query per namespace, in id order.
+ * Messages stored before the index attribute was written are not in it (sparse index).
+ */
+export const MESSAGES_BY_NAMESPACE: IndexDefinition = { name: 'by-namespace', partitionKey: 'namespace', sortKey: 'id' };
+
 export const TABLES = {
-  /** Stored messages: one item per message, `channel` + ULID `id`, `envelope` (JSON string). */
-  messages: { suffix: 'messages', partitionKey: 'channel', sortKey: 'id', ttlAttribute: 'expiresAt' },
+  /** Stored messages: one item per message, `channel` + ULID `id`, `namespace`, `envelope` (JSON string). */
+  messages: { suffix: 'messages', partitionKey: 'channel', sortKey: 'id', ttlAttribute: 'expiresAt', indexes: [MESSAGES_BY_NAMESPACE] },
   /** Per-channel head: the last id given out on the channel (`lastId`), for strictly increasing ids. */
   heads: { suffix: 'heads', partitionKey: 'channel', ttlAttribute: 'expiresAt' },
   /** Deduplication records: `deduplicationId` -> first message's `messageId`, kept for the dedup window. */

@@ -1,5 +1,6 @@
 /**
- * The history API: stored messages of one channel in id order, paged.
+ * The history API: stored messages of one channel, or of a wildcard pattern
+ * (`/chat/*`, see pattern.ts), in id order, paged.
  * - Function URL: `GET /history?channel=&after=&limit=` with `Authorization: Bearer <JWT>`
  *   whose claims grant `history` on the channel (verified by functions/tokens, the
  *   same code as the authorizer), CORS for browsers, OPTIONS preflight.
@@ -9,7 +10,7 @@
  * are never returned, whether or not TTL has deleted them yet.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { type Channel, resolvePublishChannel } from '../core/channels';
+import { type Channel, parseChannel, resolvePublishChannel } from '../core/channels';
 import { isGranted } from '../core/claims';
 import type { RuntimeSettings } from '../core/config';
 import { EventsockError } from '../core/errors';
@@ -20,6 +21,7 @@ import { createLogger, type Logger } from '../shared/log';
 import { queryMessages, type MessagePage } from '../shared/messages-table';
 import type { SecretSource } from '../shared/secrets';
 import { createTokenVerifier, type TokenVerifier } from '../tokens/verify';
+import { grantsPatternHistory, PATTERN_MAX_EXAMINED, queryPattern } from './pattern';
 
 export interface HistoryQuery {
   channel: string;
@@ -43,6 +45,8 @@ export interface HistoryHandlerDeps {
   now?: () => number;
   /** Default: createTokenVerifier(settings.tokens, { secrets, now, logger }). */
   verifier?: TokenVerifier;
+  /** Index items one wildcard-pattern request may read before it answers with `next`. Default: PATTERN_MAX_EXAMINED. */
+  patternMaxExamined?: number;
 }
 
 export type HistoryHandler = (event: HttpEvent | HistoryQuery) => Promise<HttpResult | HistoryBody>;
@@ -59,7 +63,9 @@ const bad = (code: string, message: string, field: string, limit?: number) => ne
 export function parseHistoryQuery(q: Record<string, unknown>, settings: Pick<RuntimeSettings, 'defaultNamespace' | 'namespaces'>, fromUrl: boolean): { channel: Channel; after?: string; limit: number } {
   for (const k of Object.keys(q)) if (!QUERY_FIELDS.includes(k)) throw bad('UNKNOWN_FIELD', `${k.slice(0, 60)} is not a history parameter; expected channel, after, limit`, k.slice(0, 60));
   if (q.channel === undefined || q.channel === '') throw bad('MISSING_FIELD', 'channel is required', 'channel');
-  const channel = resolvePublishChannel(q.channel, settings.defaultNamespace);
+  // A trailing `/*` asks for a pattern (the subscription rule: `*` only as the last segment, not the namespace).
+  const wildcard = typeof q.channel === 'string' && q.channel.includes('*') && q.channel.length <= LIMITS.channelMaxLength;
+  const channel = wildcard ? parseChannel(q.channel, { allowWildcard: true, field: 'channel' }) : resolvePublishChannel(q.channel, settings.defaultNamespace);
   if (!settings.namespaces[channel.namespace]) throw bad('UNKNOWN_NAMESPACE', `channel: namespace ${JSON.stringify(channel.namespace)} is not configured`, 'channel');
   let after: string | undefined;
   if (q.after !== undefined && q.after !== '') {
@@ -92,7 +98,9 @@ export function createHistoryHandler(deps: HistoryHandlerDeps): HistoryHandler {
   }
 
   const page = (q: { channel: Channel; after?: string; limit: number }): Promise<MessagePage> =>
-    queryMessages(deps.dynamo, settings.tables.messages, { channel: q.channel.path, after: q.after, limit: q.limit, nowMs: now() });
+    q.channel.wildcard
+      ? queryPattern(deps.dynamo, settings.tables.messages, { pattern: q.channel, after: q.after, limit: q.limit, nowMs: now(), maxExamined: deps.patternMaxExamined ?? PATTERN_MAX_EXAMINED })
+      : queryMessages(deps.dynamo, settings.tables.messages, { channel: q.channel.path, after: q.after, limit: q.limit, nowMs: now() });
 
   /** The HTTP body, assembled around the stored envelope strings, which are already JSON: nothing is parsed. */
   function pageText(channel: Channel, p: MessagePage): string {
@@ -147,7 +155,7 @@ export function createHistoryHandler(deps: HistoryHandlerDeps): HistoryHandler {
       }
       return json(401, errorBody('UNAUTHORIZED', `token refused (${v.reason})`), { ...c, 'www-authenticate': 'Bearer error="invalid_token"' });
     }
-    if (!isGranted(v.claims, 'history', q.channel)) {
+    if (!(q.channel.wildcard ? grantsPatternHistory(v.claims, q.channel) : isGranted(v.claims, 'history', q.channel))) {
       log.info('history refused', { reason: 'NOT_GRANTED', channel: q.channel.path, uid: v.claims.uid, jti: v.claims.jti });
       return json(403, errorBody('FORBIDDEN', `the token does not grant history on ${q.channel.path}`, { field: 'channel' }), c);
     }

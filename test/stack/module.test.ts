@@ -80,6 +80,13 @@ describe('exported Terraform module', () => {
     const r = (JSON.parse(read('main.tf.json')) as Json).resource;
     expect(r.aws_appsync_api.eventsock_api.name).toBe('${var.name}');
     expect(r.aws_dynamodb_table.eventsock_table_messages.name).toBe('${var.name}-messages');
+    // The namespace index the history API reads for wildcard patterns, and the history role's Query on it.
+    expect(r.aws_dynamodb_table.eventsock_table_messages.global_secondary_index).toEqual([{ name: 'by-namespace', hash_key: 'namespace', range_key: 'id', projection_type: 'ALL' }]);
+    // (The module's policies hold `${jsonencode(...)}` lists, so they are read as text.)
+    const historyPolicy = r.aws_iam_role_policy.eventsock_history_policy.policy as string;
+    expect(historyPolicy.match(/"Action":"dynamodb:[A-Za-z]+","Resource":\[[^\]]*\]/g)).toEqual([
+      '"Action":"dynamodb:Query","Resource":["${aws_dynamodb_table.eventsock_table_messages.arn}","${aws_dynamodb_table.eventsock_table_messages.arn}/index/by-namespace"]',
+    ]);
     expect(r.aws_cloudwatch_log_group.eventsock_publish_logs.retention_in_days).toBe('${var.log_retention_days}');
     expect(r.aws_lambda_function.eventsock_publish.tags).toBe('${var.tags}');
     expect(r.aws_appsync_channel_namespace.eventsock_namespace.for_each).toBe('${local.namespace_settings}');

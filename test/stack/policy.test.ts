@@ -4,7 +4,7 @@
  * configs so that options cannot widen a policy unnoticed.
  */
 import type { EventsockConfig } from '../../functions/core/config';
-import { TABLES } from '../../functions/core/tables';
+import { MESSAGES_BY_NAMESPACE, TABLES } from '../../functions/core/tables';
 import projectConfig from '../../eventsock.config';
 import { resources, synthStack } from './synth-support';
 
@@ -92,7 +92,21 @@ describe.each(configs)('policy suite, %s config', (_label, config) => {
     const tokenSecrets = (stmts: Stmt[]) => stmts.filter((s) => s.Sid === 'ReadTokenSecrets').flatMap((s) => list(s.Resource));
     expect(tokenSecrets(pub)).toEqual(tokenSecrets(history));
     expect(pub.filter((s) => list(s.Action).includes('ssm:GetParameter')).flatMap((s) => list(s.Resource))).toHaveLength(2 + tokenSecrets(history).length);
-    expect(history.filter((s) => list(s.Action).some((a) => a.startsWith('dynamodb:'))).flatMap((s) => list(s.Resource))).toEqual(['${aws_dynamodb_table.eventsock_table_messages.arn}']);
+    // History queries the messages table and its namespace index (wildcard patterns), nothing else.
+    expect(history.filter((s) => list(s.Action).some((a) => a.startsWith('dynamodb:')))).toEqual([
+      expect.objectContaining({
+        Action: 'dynamodb:Query',
+        Resource: ['${aws_dynamodb_table.eventsock_table_messages.arn}', `\${aws_dynamodb_table.eventsock_table_messages.arn}/index/${MESSAGES_BY_NAMESPACE.name}`],
+      }),
+    ]);
+  });
+
+  it('gives the messages table its namespace index (namespace + id, projection ALL) and no other table an index', () => {
+    const tables = Object.fromEntries(resources(tf, 'aws_dynamodb_table'));
+    expect(tables.eventsock_table_messages.global_secondary_index).toEqual([{ name: MESSAGES_BY_NAMESPACE.name, hash_key: 'namespace', range_key: 'id', projection_type: 'ALL' }]);
+    expect(tables.eventsock_table_messages.attribute).toEqual([{ name: 'channel', type: 'S' }, { name: 'id', type: 'S' }, { name: 'namespace', type: 'S' }]);
+    expect(tables.eventsock_table_heads.global_secondary_index).toBeUndefined();
+    expect(tables.eventsock_table_dedup.global_secondary_index).toBeUndefined();
   });
 
   it('encrypts every table, with point-in-time recovery and the TTL attribute from core/tables.ts', () => {
