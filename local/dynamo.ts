@@ -12,8 +12,12 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import {
   CreateTableCommand,
+  DeleteTableCommand,
   DescribeTableCommand,
+  PutItemCommand,
   ResourceInUseException,
+  ScanCommand,
+  type AttributeValue,
   type CreateTableCommandInput,
   type DynamoDBClient,
   type KeySchemaElement,
@@ -76,9 +80,54 @@ export function createTableInput(table: TableName, name: string): CreateTableCom
   };
 }
 
+async function waitActive(client: DynamoDBClient, name: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const d = await client.send(new DescribeTableCommand({ TableName: name }));
+    if (d.Table?.TableStatus === 'ACTIVE') return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`table ${name} did not become ACTIVE`);
+}
+
+/**
+ * An existing table (an on-disk store from an older version) that lacks an index the
+ * definitions declare is rebuilt with it, items kept as they are. dynalite cannot add
+ * an index to a table (UpdateTable accepts one but never builds it), so: read every
+ * item, delete the table, create it anew, write the items back. As in AWS, where an
+ * added index is backfilled, old items without the index key stay out of the index.
+ */
+async function addMissingIndexes(client: DynamoDBClient, table: TableName, name: string): Promise<void> {
+  const declared = (TABLES[table] as TableDefinition).indexes ?? [];
+  if (declared.length === 0) return;
+  await waitActive(client, name);
+  const have = new Set(((await client.send(new DescribeTableCommand({ TableName: name }))).Table?.GlobalSecondaryIndexes ?? []).map((g) => g.IndexName));
+  if (declared.every((ix) => have.has(ix.name))) return;
+  const items: Array<Record<string, AttributeValue>> = [];
+  let start: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await client.send(new ScanCommand({ TableName: name, ExclusiveStartKey: start, ConsistentRead: true }));
+    items.push(...(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  await client.send(new DeleteTableCommand({ TableName: name }));
+  for (let i = 0; ; i++) {
+    try {
+      await client.send(new DescribeTableCommand({ TableName: name }));
+    } catch (e) {
+      if ((e as Error).name === 'ResourceNotFoundException') break;
+      throw e;
+    }
+    if (i === 100) throw new Error(`table ${name} was not deleted`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await client.send(new CreateTableCommand(createTableInput(table, name)));
+  await waitActive(client, name);
+  for (const item of items) await client.send(new PutItemCommand({ TableName: name, Item: item }));
+}
+
 /**
  * Creates every table named in `tables` (existing ones, e.g. from an on-disk store,
- * are kept) and waits until each is ACTIVE.
+ * are kept, and given the indexes they lack) and waits until each is ACTIVE.
  */
 export async function createTables(client: DynamoDBClient, tables: RuntimeSettings['tables']): Promise<void> {
   await Promise.all(
@@ -88,13 +137,9 @@ export async function createTables(client: DynamoDBClient, tables: RuntimeSettin
         await client.send(new CreateTableCommand(createTableInput(t, name)));
       } catch (e) {
         if (!(e instanceof ResourceInUseException) && (e as Error).name !== 'ResourceInUseException') throw e;
+        await addMissingIndexes(client, t, name);
       }
-      for (let i = 0; i < 100; i++) {
-        const d = await client.send(new DescribeTableCommand({ TableName: name }));
-        if (d.Table?.TableStatus === 'ACTIVE') return;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      throw new Error(`table ${name} did not become ACTIVE`);
+      await waitActive(client, name);
     }),
   );
 }
