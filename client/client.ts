@@ -8,7 +8,8 @@
  * - reconnect with jittered exponential backoff, resubscribing with the same ids and
  *   fresh authorization (token callback, refreshed IAM credentials);
  * - after a reconnect, history catch-up from the last id seen, in id order, before
- *   live messages, with duplicates dropped by id;
+ *   live messages, with duplicates dropped by id (a wildcard subscription reads its
+ *   pattern once, so channels it never saw before the drop are caught up on too);
  * - one refused subscription rejects that subscribe() alone;
  * - echo control: drop the messages this client published itself;
  * - stored publishes (`{ stored: true }`) through the publish API with the connection's
@@ -87,6 +88,8 @@ class Client implements EventsockClient {
   /** Last ka/data of the connection that dropped: nothing before it was missed. */
   private lastAliveBeforeDrop = 0;
   private reconnectTimer?: ReturnType<typeof setTimeout>;
+  /** Wildcard subscriptions (by id) due a pattern catch-up, and the id it starts after. */
+  private readonly patternFrom = new Map<string, string>();
   /** Envelope ids for IAM publishes. */
   private readonly nextId = monotonicUlid();
 
@@ -475,7 +478,15 @@ class Client implements EventsockClient {
       sub.first.resolve();
       sub.first = undefined;
     }
-    if (resubscribed && this.history) {
+    if (resubscribed && this.history && sub.channel.endsWith('/*')) {
+      // A wildcard subscription catches up with one query of its pattern, so that a channel
+      // it never received anything on before the drop is caught up on too.
+      const from = this.wildcardCatchUpFrom(sub);
+      if (from !== undefined) {
+        this.patternFrom.set(sub.id, from);
+        void this.catchUp(sub);
+      }
+    } else if (resubscribed && this.history) {
       // A concrete channel that delivered nothing yet still catches up, from the last
       // sign of life of the old connection (less a margin for clock skew): ULIDs begin with time.
       if (sub.lastIds.size === 0 && !sub.channel.endsWith('/*') && this.lastAliveBeforeDrop > 0) {
@@ -604,6 +615,20 @@ class Client implements EventsockClient {
     }
   }
 
+  /**
+   * Where a wildcard subscription's pattern catch-up starts: the old connection's last
+   * sign of life less the clock-skew margin (nothing before it was missed, and ids a
+   * little older that arrived late are read again and dropped as seen), never before
+   * the subscription was accepted; without one, the newest id it delivered on any of
+   * its channels (ULIDs sort by time). Undefined: nothing to catch up from.
+   */
+  private wildcardCatchUpFrom(sub: SubRecord): string | undefined {
+    if (this.lastAliveBeforeDrop > 0) return ulidFloor(Math.max(sub.acceptedAt, this.lastAliveBeforeDrop - (this.history!.clockSkewMs ?? 2000)));
+    let newest: string | undefined;
+    for (const id of sub.lastIds.values()) if (newest === undefined || id > newest) newest = id;
+    return newest;
+  }
+
   /** Delivers what the drop made us miss, in id order, then what arrived live meanwhile. */
   private async catchUp(sub: SubRecord): Promise<void> {
     if (sub.catchingUp) {
@@ -614,31 +639,46 @@ class Client implements EventsockClient {
     try {
       do {
         sub.catchUpAgain = false;
-        for (const [channel, after] of [...sub.lastIds]) {
-          try {
-            const { items, truncated } = await readHistorySince(this.history!, channel, after);
-            // Live messages held meanwhile that history does not hold (published with store 0)
-            // take their place by id among the stored ones instead of trailing them.
-            const held = sub.buffer.filter((env) => env.channel === channel);
-            sub.buffer = sub.buffer.filter((env) => env.channel !== channel);
-            const stored = new Set(items);
-            for (const env of [...items, ...held].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
-              if (sub.seen.has(env.id)) continue;
-              if (stored.has(env) && this.echo.isOwnEcho(sub.id, env)) sub.seen.add(env.id);
-              else this.deliver(sub, env);
-            }
-            if (truncated) {
-              this.emitError(new EventsockClientError('HISTORY_FAILED', `more than ${items.length} messages were missed on ${channel}; delivered the first ${items.length}`, { channel }));
-            }
-          } catch (e) {
-            this.emitError(asClientError(e, 'HISTORY_FAILED'));
-          }
-        }
+        const from = this.patternFrom.get(sub.id);
+        this.patternFrom.delete(sub.id);
+        if (from !== undefined && (await this.catchUpOn(sub, sub.channel, from, true))) continue;
+        for (const [channel, after] of [...sub.lastIds]) await this.catchUpOn(sub, channel, after, false);
       } while (sub.catchUpAgain);
     } finally {
       sub.catchingUp = false;
       this.releaseLive(sub);
     }
+  }
+
+  /**
+   * Reads one channel (or the subscription's whole pattern) after `after` and delivers
+   * it, merged by id with the live messages held meanwhile for it. False when a pattern
+   * read was refused as such (a token granting history on some channels only, or a
+   * history API without patterns): the caller then falls back to the channels it saw.
+   */
+  private async catchUpOn(sub: SubRecord, channel: string, after: string, pattern: boolean): Promise<boolean> {
+    try {
+      const { items, truncated } = await readHistorySince(this.history!, channel, after);
+      // Live messages held meanwhile that history does not hold (published with store 0)
+      // take their place by id among the stored ones instead of trailing them.
+      const mine = (env: Envelope) => pattern || env.channel === channel;
+      const held = sub.buffer.filter(mine);
+      sub.buffer = sub.buffer.filter((env) => !mine(env));
+      const stored = new Set(items);
+      for (const env of [...items, ...held].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+        if (sub.seen.has(env.id)) continue;
+        if (stored.has(env) && this.echo.isOwnEcho(sub.id, env)) sub.seen.add(env.id);
+        else this.deliver(sub, env);
+      }
+      if (truncated) {
+        this.emitError(new EventsockClientError('HISTORY_FAILED', `more than ${items.length} messages were missed on ${channel}; delivered the first ${items.length}`, { channel }));
+      }
+    } catch (e) {
+      const err = asClientError(e, 'HISTORY_FAILED');
+      if (pattern && (err.errors ?? []).some((x) => x.errorType === 'FORBIDDEN' || x.errorType === 'INVALID_CHANNEL')) return false;
+      this.emitError(err);
+    }
+    return true;
   }
 
   // ---- publish ------------------------------------------------------------

@@ -1,7 +1,8 @@
 /**
  * Reads the Eventsock history API (`GET /history?channel=&after=&limit=` with a
- * Bearer JWT granting `history`), which answers `{ items: [envelope...], next? }`
- * in id order. The client uses it to deliver what a reconnect made it miss.
+ * Bearer JWT granting `history`; `channel` a channel or a wildcard pattern), which
+ * answers `{ items: [envelope...], next? }` in id order. The client uses it to
+ * deliver what a reconnect made it miss.
  */
 import { isEnvelope, type Envelope } from '../functions/core/envelope';
 import { LIMITS } from '../functions/core/limits';
@@ -81,7 +82,11 @@ export async function readHistoryPage(
   return { items: page.items as Envelope[], next: typeof page.next === 'string' && page.next ? page.next : undefined };
 }
 
-/** Every stored message after `after`, following pages, in id order. */
+/**
+ * Every stored message after `after`, following pages, in id order. `channel` may be a
+ * wildcard pattern (`/chat/*`): the API then bounds its work per request and may answer
+ * a page with no items but a `next`, which is followed like any other.
+ */
 export async function readHistorySince(
   opts: { url: string; token: TokenSource; fetch?: typeof fetch; limit?: number; maxMessages?: number; timeoutMs?: number },
   channel: string,
@@ -95,7 +100,8 @@ export async function readHistorySince(
     const page = await readHistoryPage(opts, channel, cursor, limit);
     items.push(...page.items);
     if (items.length >= max) return { items: items.slice(0, max), truncated: true };
-    if (!page.next || page.items.length === 0) break;
+    // A `next` that does not move forward would loop: stop there.
+    if (!page.next || (cursor !== undefined && page.next <= cursor)) break;
     cursor = page.next;
   }
   items.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

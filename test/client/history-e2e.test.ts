@@ -132,3 +132,37 @@ it('reads the real history API: pages, and a token without history is refused wi
     channel: '/default/paged',
   });
 });
+
+it('reads a wildcard pattern through the real history API, following next across pages the API ended early (even empty)', async () => {
+  const { readHistorySince } = await import('../../client/history');
+  const settings = runtimeSettings(config, { eventApiHttpHost: eventApi.httpHost, region: 'us-east-1' });
+  const ddb = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local' } });
+  // A history function that reads at most 3 index items per request.
+  const bounded = createHistoryHandler({ settings, dynamo: ddb, secrets, logger: memoryLogger(), patternMaxExamined: 3 });
+  const server = createServer((req, res) => void serveFunctionUrl(req, res, bounded as FunctionUrlHandler, { domainName: '127.0.0.1' }));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  try {
+    const start = (await publish('/default/pat-start', 'start')).id;
+    const want: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      for (let j = 0; j < 4; j++) await publish(`/default/noise-${j}`, 'noise');
+      want.push((await publish(`/default/pat/r${i % 2}`, `p${i}`)).id);
+    }
+    const token = await signToken({ secret: SECRET, kid: 'k1', channels: { '/default/*': { history: true } } });
+    const pages: number[] = [];
+    const countingFetch: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      const body = await res.clone().json();
+      pages.push(body.items.length);
+      return res;
+    };
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const all = await readHistorySince({ url, token, fetch: countingFetch }, '/default/pat/*', start);
+    expect(all.items.map((m) => m.id)).toEqual(want);
+    expect(all.items.map((m) => m.channel)).toEqual(['/default/pat/r0', '/default/pat/r1', '/default/pat/r0', '/default/pat/r1']);
+    expect(pages).toContain(0);
+    expect(pages.length).toBeGreaterThanOrEqual(20 / 3);
+  } finally {
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
