@@ -14,8 +14,7 @@ import type { ValidatedMessage } from '../core/message';
 import { LIMITS } from '../core/limits';
 import { EventsockError } from '../core/errors';
 import type { Logger } from '../shared/log';
-import { deleteMessage, expiryFor } from '../shared/messages-table';
-import { putIndexedMessage } from './store';
+import { deleteMessage, expiryFor, putMessage } from '../shared/messages-table';
 import type { Dedup } from './dedup';
 import type { Deliverer, EventOutcome } from './deliver';
 import type { IdAllocator } from './ids';
@@ -160,7 +159,7 @@ export async function publishMessages(messages: ValidatedMessage[], deps: Publis
           const m = messages[i];
           if (m.store !== 0) {
             try {
-              await putIndexedMessage(deps.dynamo, deps.messagesTable, { channel, id: ids[k], envelope: envelopes[k], expiresAt: expiryFor(m.store, deps.now()) });
+              await putMessage(deps.dynamo, deps.messagesTable, { channel, id: ids[k], envelope: envelopes[k], expiresAt: expiryFor(m.store, deps.now()) });
             } catch (e) {
               deps.logger.error('store failed', { channel, id: ids[k], error: (e as Error).message });
               results[i] = failure(m, 'STORE_FAILED', 'the message could not be stored; it was not delivered');

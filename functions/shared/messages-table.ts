@@ -1,11 +1,14 @@
 /**
  * The stored-messages table, shared by the publish function (writes) and the history
  * API (reads): one item per message, `channel` + ULID `id`, the envelope as the JSON
- * string subscribers received, and `expiresAt` (epoch seconds; absent = forever).
+ * string subscribers received, `expiresAt` (epoch seconds; absent = forever) and the
+ * channel's `namespace`, the key of the by-namespace index the history API reads for
+ * wildcard patterns (`/chat/*`).
  * DynamoDB deletes expired items lazily and dynalite never does, so reads drop
  * expired items themselves.
  */
 import { DeleteItemCommand, PutItemCommand, QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { MESSAGES_BY_NAMESPACE } from '../core/tables';
 
 export interface StoredMessage {
   channel: string;
@@ -31,8 +34,18 @@ export function expiryFor(store: number, nowMs: number): number | undefined {
   return store === -1 ? undefined : Math.ceil(nowMs / 1000) + store;
 }
 
+/** `/chat/room-1` -> `chat`. */
+export function namespaceOf(channel: string): string {
+  return channel.split('/')[1] ?? '';
+}
+
 export async function putMessage(dynamo: Send, table: string, m: StoredMessage): Promise<void> {
-  const item: Record<string, AttributeValue> = { channel: { S: m.channel }, id: { S: m.id }, envelope: { S: m.envelope } };
+  const item: Record<string, AttributeValue> = {
+    channel: { S: m.channel },
+    id: { S: m.id },
+    [MESSAGES_BY_NAMESPACE.partitionKey]: { S: namespaceOf(m.channel) },
+    envelope: { S: m.envelope },
+  };
   if (m.expiresAt !== undefined) item.expiresAt = { N: String(m.expiresAt) };
   await dynamo.send(new PutItemCommand({ TableName: table, Item: item }));
 }

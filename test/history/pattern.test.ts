@@ -9,7 +9,7 @@ import { createHistoryHandler, type HistoryHandlerDeps } from '../../functions/h
 import { memoryLogger } from '../../functions/shared/log';
 import { staticSecretSource } from '../../functions/shared/secrets';
 import { newUlid } from '../../functions/publish/ids';
-import { putIndexedMessage } from '../../functions/publish/store';
+import { putMessage } from '../../functions/shared/messages-table';
 import { MESSAGES_BY_NAMESPACE } from '../../functions/core/tables';
 import { createPublishHandler } from '../../functions/publish/handler';
 import { CREDENTIALS, httpEvent, startRig, type Rig } from '../publish/support';
@@ -45,7 +45,7 @@ async function store(entries: Array<{ channel: string; expiresAt?: number }>): P
   const ids = entries.map((_e, i) => newUlid(base + i));
   await Promise.all(
     entries.map((e, i) =>
-      putIndexedMessage(rig.dynamo, rig.settings.tables.messages, {
+      putMessage(rig.dynamo, rig.settings.tables.messages, {
         channel: e.channel,
         id: ids[i],
         envelope: JSON.stringify({ id: ids[i], event: 'e', channel: e.channel, data: i, meta: { uid: null, umd: null } }),
