@@ -2,15 +2,14 @@
  * The browser build: no Node built-ins in the bundle, and the same client running
  * in headless Chromium (native WebSocket, pure-JS SigV4) against a server on loopback.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { buildBrowserClient, NODE_BUILTINS, type BrowserBuild } from '../../client/build';
 import { verifyEventAuthorization } from '../../local/sigv4-verify';
-import { launchChromium } from '../support/chromium';
+import { launchChromium, servePage } from '../support/chromium';
 import { signToken } from '../../client/token';
 import { createAuthorizerHandler } from '../../functions/authorizer/handler';
 import { resolveConfig, runtimeSettings } from '../../functions/core/config';
@@ -32,15 +31,9 @@ const SECRET = 'browser-test-secret-0123456789abcdef';
 beforeAll(async () => {
   bundle = await buildBrowserClient({ outdir });
   server = await startScriptedServer();
-  page = createServer((req, res) => {
-    if (req.url === '/eventsock.js') {
-      res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle.code);
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>eventsock</title>');
-  });
-  await new Promise<void>((r) => page.listen(0, '127.0.0.1', () => r()));
-  pageUrl = `http://127.0.0.1:${(page.address() as AddressInfo).port}/`;
+  const served = await servePage(bundle.code);
+  page = served.server;
+  pageUrl = `${served.origin}/`;
   browser = await launchChromium();
   const config = resolveConfig({ namespaces: { default: { clientPublish: true } } });
   const secrets = staticSecretSource({ [config.tokens.hs256Keys[0].parameterName]: SECRET, [config.tokens.hs256Keys[1].parameterName]: `${SECRET}-2` });

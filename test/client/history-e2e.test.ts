@@ -8,10 +8,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import WebSocket from 'ws';
 import { connect, type EventsockClient } from '../../client/node';
 import { signToken } from '../../client/token';
-import type { WebSocketConstructor } from '../../client/websocket';
 import { createAuthorizerHandler } from '../../functions/authorizer/handler';
 import { resolveConfig, runtimeSettings } from '../../functions/core/config';
 import type { Envelope } from '../../functions/core/envelope';
@@ -23,6 +21,7 @@ import { listenEventApi, type ListeningEventApi } from '../../local/event-api';
 import { createTables, startDynalite, type LocalDynamo } from '../../local/dynamo';
 import { serveFunctionUrl, type FunctionUrlHandler } from '../../local/function-url';
 import { waitFor } from './support/wait';
+import { flakyNetwork } from '../support/flaky-network';
 
 const SECRET = 'history-e2e-secret-0123456789abcdef';
 const CREDS = { accessKeyId: 'AKIDPUBLISHFN', secretAccessKey: 'publish-fn-secret' };
@@ -73,20 +72,12 @@ afterAll(async () => {
 });
 
 it('delivers what the client missed while offline, from the history API, in id order before live messages, each once', async () => {
-  // A WebSocket whose network can be cut: while offline, connections go to a closed port.
-  let online = true;
-  let current: WebSocket | undefined;
-  class FlakyNetworkWebSocket extends WebSocket {
-    constructor(url: string, protocols?: string | string[]) {
-      super(online ? url : url.replace(/:\d+\//, ':1/'), protocols);
-      current = this; // eslint-disable-line @typescript-eslint/no-this-alias
-    }
-  }
+  const net = flakyNetwork();
   const token = await signToken({ secret: SECRET, kid: 'k1', channels: { '/default/*': { subscribe: true, history: true } } });
   client = await connect({
     endpoint: eventApi.url,
     auth: { type: 'token', token },
-    WebSocket: FlakyNetworkWebSocket as unknown as WebSocketConstructor,
+    WebSocket: net.WebSocket,
     history: { url: historyUrl },
     reconnect: { initialDelayMs: 20, maxDelayMs: 50 },
   });
@@ -96,15 +87,15 @@ it('delivers what the client missed while offline, from the history API, in id o
   const m1 = await publish('/default/room', 'm1');
   await waitFor(() => got.length === 1, 'm1 live');
 
-  online = false;
-  current!.terminate();
+  net.online = false;
+  net.current!.terminate();
   await waitFor(() => client!.state === 'reconnecting', 'offline');
   await waitFor(() => eventApi.api.stats().subscriptions === 0, 'server noticed');
   const m2 = await publish('/default/room', 'm2');
   const m3 = await publish('/default/room', 'm3');
   expect(got).toHaveLength(1);
 
-  online = true;
+  net.online = true;
   await waitFor(() => got.length === 3, 'm2 and m3 from history', 10_000);
   const m4 = await publish('/default/room', 'm4');
   await waitFor(() => got.length === 4, 'm4 live');

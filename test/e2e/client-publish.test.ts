@@ -5,13 +5,12 @@
  * token, subscribers receive it with meta from the token, and one that was offline
  * gets it from history after reconnecting, in order.
  */
-import WebSocket from 'ws';
 import { connect, type EventsockClient } from '../../client/node';
 import { signToken } from '../../client/token';
-import type { WebSocketConstructor } from '../../client/websocket';
 import type { Envelope } from '../../functions/core/envelope';
 import { waitFor } from '../client/support/wait';
 import { publishHttp, startTestServer, TEST_TOKEN_SECRET } from './helpers';
+import { flakyNetwork } from '../support/flaky-network';
 
 let server: Awaited<ReturnType<typeof startTestServer>>;
 const clients: EventsockClient[] = [];
@@ -35,16 +34,9 @@ async function client(token: string, extra: Partial<Parameters<typeof connect>[0
 }
 
 it('delivers a stored client publish live with meta from the token, and from history to a subscriber that was offline, in order', async () => {
-  let online = true;
-  let current: WebSocket | undefined;
-  class FlakyNetworkWebSocket extends WebSocket {
-    constructor(url: string, protocols?: string | string[]) {
-      super(online ? url : url.replace(/:\d+\//, ':1/'), protocols);
-      current = this; // eslint-disable-line @typescript-eslint/no-this-alias
-    }
-  }
+  const net = flakyNetwork();
   const alice = await client(await aliceToken());
-  const bob = await client(await bobToken(), { WebSocket: FlakyNetworkWebSocket as unknown as WebSocketConstructor });
+  const bob = await client(await bobToken(), { WebSocket: net.WebSocket });
   const got: Envelope[] = [];
   await bob.subscribe('/chat/room', (m) => got.push(m));
 
@@ -53,14 +45,14 @@ it('delivers a stored client publish live with meta from the token, and from his
   await waitFor(() => got.length === 1, 'm1 live', 10_000);
   expect(got[0]).toEqual({ id: r1.successful[0].id, event: 'message', channel: '/chat/room', data: 'm1', meta: { uid: 'alice', umd: { name: 'Alice' } } });
 
-  online = false;
-  current!.terminate();
+  net.online = false;
+  net.current!.terminate();
   await waitFor(() => bob.state === 'reconnecting', 'bob offline');
   const r2 = await alice.publish('/chat/room', [{ event: 'message', data: 'm2' }, { event: 'message', data: 'm3' }], { stored: true });
   expect(r2.failed).toEqual([]);
   expect(got).toHaveLength(1);
 
-  online = true;
+  net.online = true;
   await waitFor(() => got.length === 3, 'm2 and m3 from history', 15_000);
   const r4 = await alice.publish('/chat/room', { event: 'message', data: 'm4' }, { stored: true });
   await waitFor(() => got.length === 4, 'm4 live', 10_000);

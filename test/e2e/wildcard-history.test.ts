@@ -6,14 +6,13 @@
  * received anything on; after it comes back it delivers both, in id order, each once,
  * before live messages.
  */
-import WebSocket from 'ws';
 import { connect, type EventsockClient } from '../../client/node';
 import { signToken } from '../../client/token';
-import type { WebSocketConstructor } from '../../client/websocket';
 import type { EventsockClientError } from '../../client/errors';
 import type { Envelope } from '../../functions/core/envelope';
 import { waitFor } from '../client/support/wait';
 import { publishHttp, startTestServer, TEST_TOKEN_SECRET } from './helpers';
+import { flakyNetwork } from '../support/flaky-network';
 
 let server: Awaited<ReturnType<typeof startTestServer>>;
 const clients: EventsockClient[] = [];
@@ -34,18 +33,12 @@ async function store(channel: string, data: string): Promise<string> {
 
 /** A client whose network can be cut: while offline, connections go to a closed port. */
 async function flakyClient(channels: Record<string, { subscribe?: boolean; history?: boolean }>) {
-  const net = { online: true, current: undefined as WebSocket | undefined };
-  class FlakyNetworkWebSocket extends WebSocket {
-    constructor(url: string, protocols?: string | string[]) {
-      super(net.online ? url : url.replace(/:\d+\//, ':1/'), protocols);
-      net.current = this; // eslint-disable-line @typescript-eslint/no-this-alias
-    }
-  }
+  const net = flakyNetwork();
   const token = await signToken({ secret: TEST_TOKEN_SECRET, kid: 'k1', channels });
   const c = await connect({
     endpoint: server.url,
     auth: { type: 'token', token },
-    WebSocket: FlakyNetworkWebSocket as unknown as WebSocketConstructor,
+    WebSocket: net.WebSocket,
     history: { url: server.url },
     reconnect: { initialDelayMs: 20, maxDelayMs: 50 },
   });

@@ -6,8 +6,7 @@
  * browser client in headless Chromium, on a page of another origin, publishes stored
  * messages with its JWT through /publish, and fails to when the origin is not allowed.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +14,7 @@ import type { Browser } from 'playwright-core';
 import { buildBrowserClient, type BrowserBuild } from '../../client/build';
 import { signToken } from '../../client/token';
 import { startTestServer, TEST_TOKEN_SECRET } from '../e2e/helpers';
-import { launchChromium } from '../support/chromium';
+import { launchChromium, servePage } from '../support/chromium';
 
 type TestServer = Awaited<ReturnType<typeof startTestServer>>;
 const APP = 'https://app.example.com';
@@ -98,15 +97,7 @@ describe('a browser page on another origin publishing stored messages', () => {
 
   beforeAll(async () => {
     bundle = await buildBrowserClient({ outdir });
-    page = createServer((req, res) => {
-      if (req.url === '/eventsock.js') {
-        res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle.code);
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>eventsock</title>');
-    });
-    await new Promise<void>((r) => page.listen(0, '127.0.0.1', () => r()));
-    pageOrigin = `http://127.0.0.1:${(page.address() as AddressInfo).port}`;
+    ({ server: page, origin: pageOrigin } = await servePage(bundle.code));
     // Another port is another origin: the page's origin is allowed on one server only.
     allowed = await startTestServer({ namespaces, publish: { corsAllowedOrigins: [pageOrigin] } });
     closed = await startTestServer({ namespaces });
