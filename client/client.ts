@@ -18,16 +18,17 @@
 import { parseChannel, subscriptionMatches } from '../functions/core/channels';
 import { utf8Length, type JsonValue } from '../functions/core/claims';
 import { isEnvelope, validateEventName, type Envelope } from '../functions/core/envelope';
-import { EventsockError } from '../functions/core/errors';
 import { LIMITS } from '../functions/core/limits';
 import { isMessageId } from '../functions/core/message';
 import { createAuthorizer, subprotocols, type Authorizer, type TokenSource } from './auth';
 import { resolveEndpoint } from './endpoint';
 import { ConnectionError, EventsockClientError, PublishError, SubscribeError, describeServerErrors, type ClientErrorCode } from './errors';
-import { readHistorySince, type HistoryOptions } from './history';
+import type { HistoryOptions } from './history';
+import { asClientError } from './as-client-error';
+import { CatchUp } from './catch-up';
 import { publishStored, type PublishApiOptions } from './publish-api';
 import { EchoFilter } from './echo';
-import { monotonicUlid, randomId, ulidFloor } from './ids';
+import { monotonicUlid, randomId } from './ids';
 import { createSubRecord, endSub, recordAndQueue, subscriptionHandle, type SubRecord } from './subscription';
 import type { ClientEvent, ClientOptions, ConnectionState, EventsockClient, MessageHandler, PublishOptions, PublishResult, ReconnectOptions, SubscribeOptions, Subscription } from './types';
 import { WS_OPEN, type WebSocketConstructor, type WebSocketLike } from './websocket';
@@ -61,6 +62,7 @@ class Client implements EventsockClient {
   private readonly random: () => number;
   private readonly echo: EchoFilter;
   private readonly history?: HistoryOptions & { token: TokenSource };
+  private readonly catchUp?: CatchUp;
   private readonly publishApi?: PublishApiOptions & { token: TokenSource };
   /**
    * Echo off: subscriptions that will receive a stored publish still in flight. Their
@@ -88,8 +90,6 @@ class Client implements EventsockClient {
   /** Last ka/data of the connection that dropped: nothing before it was missed. */
   private lastAliveBeforeDrop = 0;
   private reconnectTimer?: ReturnType<typeof setTimeout>;
-  /** Wildcard subscriptions (by id) due a pattern catch-up, and the id it starts after. */
-  private readonly patternFrom = new Map<string, string>();
   /** Envelope ids for IAM publishes. */
   private readonly nextId = monotonicUlid();
 
@@ -110,6 +110,14 @@ class Client implements EventsockClient {
         throw new EventsockClientError('INVALID_ARGUMENT', 'history.token is required unless auth is a token (the history API takes a Bearer JWT)', { field: 'history.token' });
       }
       this.history = { ...opts.history, token };
+      this.catchUp = new CatchUp({
+        history: this.history,
+        echo: this.echo,
+        deliver: (sub, env) => this.deliver(sub, env),
+        releaseLive: (sub) => this.releaseLive(sub),
+        emitError: (e) => this.emitError(e),
+        lastAliveBeforeDrop: () => this.lastAliveBeforeDrop,
+      });
     }
     if (opts.publishApi) {
       const token = opts.publishApi.token ?? (opts.auth.type === 'token' ? opts.auth.token : undefined);
@@ -478,25 +486,8 @@ class Client implements EventsockClient {
       sub.first.resolve();
       sub.first = undefined;
     }
-    if (resubscribed && this.history && sub.channel.endsWith('/*')) {
-      // A wildcard subscription catches up with one query of its pattern, so that a channel
-      // it never received anything on before the drop is caught up on too.
-      const from = this.wildcardCatchUpFrom(sub);
-      if (from !== undefined) {
-        this.patternFrom.set(sub.id, from);
-        void this.catchUp(sub);
-      }
-    } else if (resubscribed && this.history) {
-      // A concrete channel that delivered nothing yet still catches up, from the last
-      // sign of life of the old connection (less a margin for clock skew): ULIDs begin with time.
-      if (sub.lastIds.size === 0 && !sub.channel.endsWith('/*') && this.lastAliveBeforeDrop > 0) {
-        sub.lastIds.set(sub.channel, ulidFloor(Math.max(sub.acceptedAt, this.lastAliveBeforeDrop - (this.history.clockSkewMs ?? 2000))));
-      }
-      if (sub.lastIds.size > 0) void this.catchUp(sub);
-    } else if (!resubscribed) {
-      sub.acceptedAt = Date.now();
-      if (this.history && sub.lastIds.size > 0) void this.catchUp(sub);
-    }
+    if (!resubscribed) sub.acceptedAt = Date.now();
+    this.catchUp?.afterSubscribe(sub, resubscribed);
     this.releaseLive(sub);
   }
 
@@ -613,72 +604,6 @@ class Client implements EventsockClient {
         this.emitError(new EventsockClientError('HANDLER_FAILED', `the handler for ${sub.channel} threw: ${(e as Error)?.message ?? String(e)}`, { channel: sub.channel }));
       }
     }
-  }
-
-  /**
-   * Where a wildcard subscription's pattern catch-up starts: the old connection's last
-   * sign of life less the clock-skew margin (nothing before it was missed, and ids a
-   * little older that arrived late are read again and dropped as seen), never before
-   * the subscription was accepted; without one, the newest id it delivered on any of
-   * its channels (ULIDs sort by time). Undefined: nothing to catch up from.
-   */
-  private wildcardCatchUpFrom(sub: SubRecord): string | undefined {
-    if (this.lastAliveBeforeDrop > 0) return ulidFloor(Math.max(sub.acceptedAt, this.lastAliveBeforeDrop - (this.history!.clockSkewMs ?? 2000)));
-    let newest: string | undefined;
-    for (const id of sub.lastIds.values()) if (newest === undefined || id > newest) newest = id;
-    return newest;
-  }
-
-  /** Delivers what the drop made us miss, in id order, then what arrived live meanwhile. */
-  private async catchUp(sub: SubRecord): Promise<void> {
-    if (sub.catchingUp) {
-      sub.catchUpAgain = true;
-      return;
-    }
-    sub.catchingUp = true;
-    try {
-      do {
-        sub.catchUpAgain = false;
-        const from = this.patternFrom.get(sub.id);
-        this.patternFrom.delete(sub.id);
-        if (from !== undefined && (await this.catchUpOn(sub, sub.channel, from, true))) continue;
-        for (const [channel, after] of [...sub.lastIds]) await this.catchUpOn(sub, channel, after, false);
-      } while (sub.catchUpAgain);
-    } finally {
-      sub.catchingUp = false;
-      this.releaseLive(sub);
-    }
-  }
-
-  /**
-   * Reads one channel (or the subscription's whole pattern) after `after` and delivers
-   * it, merged by id with the live messages held meanwhile for it. False when a pattern
-   * read was refused as such (a token granting history on some channels only, or a
-   * history API without patterns): the caller then falls back to the channels it saw.
-   */
-  private async catchUpOn(sub: SubRecord, channel: string, after: string, pattern: boolean): Promise<boolean> {
-    try {
-      const { items, truncated } = await readHistorySince(this.history!, channel, after);
-      // Live messages held meanwhile that history does not hold (published with store 0)
-      // take their place by id among the stored ones instead of trailing them.
-      const mine = (env: Envelope) => pattern || env.channel === channel;
-      const held = sub.buffer.filter(mine);
-      sub.buffer = sub.buffer.filter((env) => !mine(env));
-      const stored = new Set(items);
-      for (const env of [...items, ...held].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
-        if (sub.seen.has(env.id)) continue;
-        if (stored.has(env) && this.echo.isOwnEcho(sub.id, env)) sub.seen.add(env.id);
-        else this.deliver(sub, env);
-      }
-      if (truncated) {
-        this.emitError(new EventsockClientError('HISTORY_FAILED', `more than ${items.length} messages were missed on ${channel}; delivered the first ${items.length}`, { channel }));
-      }
-    } catch (e) {
-      const err = asClientError(e, 'HISTORY_FAILED');
-      if (pattern && (err.errors ?? []).some((x) => x.errorType === 'FORBIDDEN' || x.errorType === 'INVALID_CHANNEL')) return false;
-      this.emitError(err);
-    }
-    return true;
   }
 
   // ---- publish ------------------------------------------------------------
@@ -894,10 +819,4 @@ class Client implements EventsockClient {
 export function backoffDelay(r: Pick<ReconnectOptions, 'initialDelayMs' | 'maxDelayMs' | 'factor'>, attempt: number, random: () => number): number {
   const base = Math.min(r.maxDelayMs, r.initialDelayMs * Math.pow(r.factor, attempt));
   return base / 2 + random() * (base / 2);
-}
-
-function asClientError(e: unknown, fallback: ClientErrorCode): EventsockClientError {
-  if (e instanceof EventsockClientError) return e;
-  if (e instanceof EventsockError) return new EventsockClientError(e.code, e.message, { field: e.field, limit: e.limit });
-  return new EventsockClientError(fallback, (e as Error)?.message ?? String(e));
 }
