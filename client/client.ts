@@ -26,6 +26,7 @@ import { ConnectionError, EventsockClientError, PublishError, SubscribeError, de
 import type { HistoryOptions } from './history';
 import { asClientError } from './as-client-error';
 import { CatchUp } from './catch-up';
+import { Requests } from './requests';
 import { publishStored, type PublishApiOptions } from './publish-api';
 import { EchoFilter } from './echo';
 import { monotonicUlid, randomId } from './ids';
@@ -34,13 +35,6 @@ import type { ClientEvent, ClientOptions, ConnectionState, EventsockClient, Mess
 import { WS_OPEN, type WebSocketConstructor, type WebSocketLike } from './websocket';
 
 export type * from './types';
-
-interface Pending {
-  resolve: (frame: Record<string, unknown>) => void;
-  reject: (e: EventsockClientError) => void;
-  timer: ReturnType<typeof setTimeout>;
-  kind: 'subscribe' | 'unsubscribe' | 'publish';
-}
 
 const DEFAULT_RECONNECT: ReconnectOptions = { initialDelayMs: 500, maxDelayMs: 30_000, factor: 2, maxAttempts: Infinity };
 
@@ -81,7 +75,7 @@ class Client implements EventsockClient {
   private readyHandlers?: { resolve: () => void; reject: (e: EventsockClientError) => void };
   private connectedWaiters: Array<{ resolve: () => void; reject: (e: EventsockClientError) => void }> = [];
   private readonly subs = new Map<string, SubRecord>();
-  private readonly pending = new Map<string, Pending>();
+  private readonly requests: Requests;
   private readonly listeners = { state: new Set<(s: ConnectionState) => void>(), error: new Set<(e: EventsockClientError) => void>() };
   private ackTimer?: ReturnType<typeof setTimeout>;
   private watchdog?: ReturnType<typeof setTimeout>;
@@ -104,6 +98,20 @@ class Client implements EventsockClient {
     this.echo = new EchoFilter(opts.echo ?? true);
     this.ackTimeoutMs = opts.ackTimeoutMs ?? 15_000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 15_000;
+    const client = this;
+    this.requests = new Requests(
+      {
+        get state() {
+          return client.state;
+        },
+        get socket() {
+          return client.ws;
+        },
+        sendQuietly: (frame) => this.sendQuietly(frame),
+        emitError: (e) => this.emitError(e),
+      },
+      this.requestTimeoutMs,
+    );
     if (opts.history) {
       const token = opts.history.token ?? (opts.auth.type === 'token' ? opts.auth.token : undefined);
       if (token === undefined) {
@@ -236,12 +244,7 @@ class Client implements EventsockClient {
     this.clearTimers();
     // Publishes in flight are lost with the socket: the caller decides whether to retry.
     // Subscribes are resent on the next connection; unsubscribes are moot.
-    for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
-      this.pending.delete(id);
-      if (p.kind === 'unsubscribe') p.resolve({});
-      else p.reject(new EventsockClientError('CONNECTION_LOST', `the connection closed before the ${p.kind} was answered (${err.message})`));
-    }
+    this.requests.settleAll((kind) => new EventsockClientError('CONNECTION_LOST', `the connection closed before the ${kind} was answered (${err.message})`));
     if (this.closedByUser) return;
     if (!this.everConnected) {
       this.shutdown(err);
@@ -332,39 +335,8 @@ class Client implements EventsockClient {
         this.touch();
         if (id) this.onData(id, frame.event);
         return;
-      case 'subscribe_success':
-        // A success we gave up waiting for: the server holds a subscription nobody reads.
-        if (id && !this.pending.has(id)) this.sendQuietly({ type: 'unsubscribe', id });
-        if (id) this.settle(id, frame);
-        return;
-      case 'unsubscribe_success':
-      case 'publish_success':
-        if (id) this.settle(id, frame);
-        return;
-      case 'subscribe_error':
-      case 'unsubscribe_error':
-      case 'publish_error':
-      case 'error': {
-        const { list, text } = describeServerErrors(frame.errors);
-        const p = id ? this.pending.get(id) : undefined;
-        if (!p) {
-          // The answer to an unsubscribe sent without waiting (after a subscribe timed out).
-          if (frame.type === 'unsubscribe_error') return;
-          this.emitError(new EventsockClientError('INVALID_FRAME', `server error: ${text}`, { errors: list }));
-          return;
-        }
-        if (p.kind === 'unsubscribe') {
-          // An unknown id means the server no longer has it: that is what we wanted.
-          this.settle(id!, frame);
-          return;
-        }
-        this.pending.delete(id!);
-        clearTimeout(p.timer);
-        p.reject(new EventsockClientError(p.kind === 'subscribe' ? 'SUBSCRIBE_REFUSED' : 'PUBLISH_REFUSED', text, { errors: list }));
-        return;
-      }
       default:
-        // Unknown frame types are tolerated, as the service tolerates ours.
+        this.requests.onAnswer(frame);
         return;
     }
   }
@@ -372,31 +344,6 @@ class Client implements EventsockClient {
   /** Sends a frame that expects no tracked answer, if the socket is open. */
   private sendQuietly(frame: Record<string, unknown>): void {
     if (this.ws?.readyState === WS_OPEN) this.ws.send(JSON.stringify(frame));
-  }
-
-  private settle(id: string, frame: Record<string, unknown>): void {
-    const p = this.pending.get(id);
-    if (!p) return;
-    this.pending.delete(id);
-    clearTimeout(p.timer);
-    p.resolve(frame);
-  }
-
-  private request(kind: Pending['kind'], id: string, frame: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const ws = this.ws;
-    if (!ws || ws.readyState !== WS_OPEN || this.state !== 'connected') {
-      return Promise.reject(new EventsockClientError('CONNECTION_LOST', `not connected (state ${this.state})`));
-    }
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        // Through the map entry: unsubscribe() may have wrapped its callbacks.
-        const p = this.pending.get(id);
-        this.pending.delete(id);
-        (p?.reject ?? reject)(new EventsockClientError('TIMEOUT', `no answer to ${kind} within ${this.requestTimeoutMs} ms`));
-      }, this.requestTimeoutMs);
-      this.pending.set(id, { kind, resolve, reject, timer });
-      ws.send(JSON.stringify(frame));
-    });
   }
 
   // ---- subscriptions ------------------------------------------------------
@@ -433,15 +380,11 @@ class Client implements EventsockClient {
       const timer = setTimeout(() => {
         if (!sub.first) return;
         const err = new EventsockClientError('TIMEOUT', `no answer within ${this.requestTimeoutMs} ms (state ${this.state})`);
-        const p = this.pending.get(sub.id);
-        if (!p) {
+        // In flight: fail it (sendSubscribe reports), and tell the server in case the answer is only late.
+        if (!this.requests.reject(sub.id, err)) {
           this.subscribeRefused(sub, err);
           return;
         }
-        // In flight: fail it (sendSubscribe reports), and tell the server in case the answer is only late.
-        clearTimeout(p.timer);
-        this.pending.delete(sub.id);
-        p.reject(err);
         this.sendQuietly({ type: 'unsubscribe', id: sub.id });
       }, this.requestTimeoutMs);
       sub.first = {
@@ -456,7 +399,7 @@ class Client implements EventsockClient {
 
   private async sendSubscribe(sub: SubRecord): Promise<void> {
     const gen = this.generation;
-    if (this.pending.has(sub.id)) return;
+    if (this.requests.has(sub.id)) return;
     let authorization: Record<string, string>;
     try {
       authorization = await sub.authorizer.authorize({ kind: 'subscribe', channel: sub.channel });
@@ -467,12 +410,12 @@ class Client implements EventsockClient {
       return;
     }
     sub.authRetries = 0;
-    if (gen !== this.generation || !this.subs.has(sub.id) || this.pending.has(sub.id)) return;
+    if (gen !== this.generation || !this.subs.has(sub.id) || this.requests.has(sub.id)) return;
     // A catch-up follows success (resubscribe, or `since`): hold live messages from now on.
     if (this.history && (sub.accepted || sub.lastIds.size > 0)) sub.holdLive = true;
     let frame: Record<string, unknown>;
     try {
-      frame = await this.request('subscribe', sub.id, { type: 'subscribe', id: sub.id, channel: sub.channel, authorization });
+      frame = await this.requests.request('subscribe', sub.id, { type: 'subscribe', id: sub.id, channel: sub.channel, authorization });
     } catch (e) {
       // A drop during the subscribe is retried on the next connection.
       if (gen !== this.generation && !this.closedByUser) return;
@@ -496,7 +439,7 @@ class Client implements EventsockClient {
    * is running or a new subscribe (after another drop) will start one.
    */
   private releaseLive(sub: SubRecord): void {
-    if (sub.catchingUp || this.pending.get(sub.id)?.kind === 'subscribe') return;
+    if (sub.catchingUp || this.requests.kindOf(sub.id) === 'subscribe') return;
     sub.holdLive = false;
     for (const env of sub.buffer.splice(0)) this.deliver(sub, env);
   }
@@ -546,17 +489,11 @@ class Client implements EventsockClient {
     endSub(sub);
     // A resubscribe still in flight is answered first: the server may process frames
     // concurrently, and an unsubscribe that overtook it would leave the subscription live there.
-    const p = this.pending.get(sub.id);
-    if (p?.kind === 'subscribe') {
-      await new Promise<void>((resolve) => {
-        const { resolve: ok, reject: fail } = p;
-        p.resolve = (f) => (ok(f), resolve());
-        p.reject = (e) => (fail(e), resolve());
-      });
-    }
+    const answered = this.requests.answered(sub.id, 'subscribe');
+    if (answered) await answered;
     if (this.state !== 'connected' || !sub.accepted) return;
     try {
-      await this.request('unsubscribe', sub.id, { type: 'unsubscribe', id: sub.id });
+      await this.requests.request('unsubscribe', sub.id, { type: 'unsubscribe', id: sub.id });
     } catch {
       // The subscription is gone on our side; a lost answer changes nothing for the caller.
     }
@@ -644,7 +581,7 @@ class Client implements EventsockClient {
     }
     let frame: Record<string, unknown>;
     try {
-      frame = await this.request('publish', id, { type: 'publish', id, channel: path, events: payloads, authorization });
+      frame = await this.requests.request('publish', id, { type: 'publish', id, channel: path, events: payloads, authorization });
     } catch (e) {
       const c = asClientError(e, 'PUBLISH_REFUSED');
       // A refused publish delivers nothing; after a drop or a timeout the echo may still come.
@@ -798,12 +735,7 @@ class Client implements EventsockClient {
     }
     this.readyHandlers?.reject(err);
     for (const w of this.connectedWaiters.splice(0)) w.reject(err);
-    for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
-      this.pending.delete(id);
-      if (p.kind === 'unsubscribe') p.resolve({});
-      else p.reject(err);
-    }
+    this.requests.settleAll(() => err);
     for (const sub of this.subs.values()) {
       sub.first?.reject(err);
       sub.first = undefined;
