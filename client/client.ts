@@ -15,21 +15,21 @@
  * - stored publishes (`{ stored: true }`) through the publish API with the connection's
  *   token, so that other clients' history catch-up finds them (client/publish-api.ts).
  */
-import { parseChannel, subscriptionMatches } from '../functions/core/channels';
-import { utf8Length, type JsonValue } from '../functions/core/claims';
-import { isEnvelope, validateEventName, type Envelope } from '../functions/core/envelope';
+import { parseChannel } from '../functions/core/channels';
+import type { JsonValue } from '../functions/core/claims';
+import { isEnvelope, type Envelope } from '../functions/core/envelope';
 import { LIMITS } from '../functions/core/limits';
 import { isMessageId } from '../functions/core/message';
 import { createAuthorizer, subprotocols, type Authorizer, type TokenSource } from './auth';
 import { resolveEndpoint } from './endpoint';
-import { ConnectionError, EventsockClientError, PublishError, SubscribeError, describeServerErrors, type ClientErrorCode } from './errors';
+import { ConnectionError, EventsockClientError, SubscribeError, describeServerErrors, type ClientErrorCode } from './errors';
 import type { HistoryOptions } from './history';
 import { asClientError } from './as-client-error';
 import { CatchUp } from './catch-up';
+import { Publisher } from './publisher';
 import { Requests } from './requests';
-import { publishStored, type PublishApiOptions } from './publish-api';
+import type { PublishApiOptions } from './publish-api';
 import { EchoFilter } from './echo';
-import { monotonicUlid, randomId } from './ids';
 import { createSubRecord, endSub, recordAndQueue, subscriptionHandle, type SubRecord } from './subscription';
 import type { ClientEvent, ClientOptions, ConnectionState, EventsockClient, MessageHandler, PublishOptions, PublishResult, ReconnectOptions, SubscribeOptions, Subscription } from './types';
 import { WS_OPEN, type WebSocketConstructor, type WebSocketLike } from './websocket';
@@ -57,13 +57,7 @@ class Client implements EventsockClient {
   private readonly echo: EchoFilter;
   private readonly history?: HistoryOptions & { token: TokenSource };
   private readonly catchUp?: CatchUp;
-  private readonly publishApi?: PublishApiOptions & { token: TokenSource };
-  /**
-   * Echo off: subscriptions that will receive a stored publish still in flight. Their
-   * live messages wait here until its answer names the ids to drop (the publish API
-   * delivers before it answers, so the echo usually arrives first).
-   */
-  private readonly ownInFlight = new Map<string, { count: number; held: Envelope[] }>();
+  private readonly publisher: Publisher;
   private readonly ackTimeoutMs: number;
   private readonly requestTimeoutMs: number;
 
@@ -84,8 +78,6 @@ class Client implements EventsockClient {
   /** Last ka/data of the connection that dropped: nothing before it was missed. */
   private lastAliveBeforeDrop = 0;
   private reconnectTimer?: ReturnType<typeof setTimeout>;
-  /** Envelope ids for IAM publishes. */
-  private readonly nextId = monotonicUlid();
 
   constructor(private readonly opts: ClientOptions) {
     this.endpoint = resolveEndpoint(opts.endpoint, { realtimeUrl: opts.realtimeUrl });
@@ -127,13 +119,24 @@ class Client implements EventsockClient {
         lastAliveBeforeDrop: () => this.lastAliveBeforeDrop,
       });
     }
+    let publishApi: (PublishApiOptions & { token: TokenSource }) | undefined;
     if (opts.publishApi) {
       const token = opts.publishApi.token ?? (opts.auth.type === 'token' ? opts.auth.token : undefined);
       if (token === undefined) {
         throw new EventsockClientError('INVALID_ARGUMENT', 'publishApi.token is required unless auth is a token (the publish API takes the client\'s Bearer JWT)', { field: 'publishApi.token' });
       }
-      this.publishApi = { ...opts.publishApi, token };
+      publishApi = { ...opts.publishApi, token };
     }
+    this.publisher = new Publisher({
+      state: () => this.state,
+      auth: this.connectAuth,
+      echo: this.echo,
+      requests: this.requests,
+      subs: this.subs,
+      publishApi,
+      whenConnected: () => this.whenConnected(),
+      deliver: (sub, env) => this.deliver(sub, env),
+    });
     this.ready = new Promise((resolve, reject) => {
       this.readyHandlers = { resolve, reject };
     });
@@ -519,11 +522,7 @@ class Client implements EventsockClient {
       sub.seen.add(env.id);
       return;
     }
-    const own = this.ownInFlight.get(sub.id);
-    if (own) {
-      own.held.push(env);
-      return;
-    }
+    if (this.publisher.holdIfOwnInFlight(sub.id, env)) return;
     if (sub.catchingUp || sub.holdLive) {
       sub.buffer.push(env);
       return;
@@ -545,142 +544,8 @@ class Client implements EventsockClient {
 
   // ---- publish ------------------------------------------------------------
 
-  async publish(channel: string, events: ClientEvent | ClientEvent[], opts: PublishOptions = {}): Promise<PublishResult> {
-    if (this.state === 'closed') throw new EventsockClientError('CLIENT_CLOSED', 'the client is closed');
-    let path: string;
-    try {
-      path = parseChannel(channel, { field: 'channel' }).path;
-    } catch (e) {
-      throw asClientError(e, 'INVALID_ARGUMENT');
-    }
-    const list = Array.isArray(events) ? events : [events];
-    if (list.length === 0 || list.length > LIMITS.eventsPerPublish) {
-      throw new EventsockClientError('INVALID_ARGUMENT', `a publish carries 1 to ${LIMITS.eventsPerPublish} events (got ${list.length})`, { field: 'events', limit: LIMITS.eventsPerPublish });
-    }
-    // With echo off each event carries a fresh nonce (client/echo.ts), remembered for the
-    // subscriptions that will receive it; forgotten again if this publish never goes out.
-    const segments = path.split('/').slice(1);
-    const matching = this.echo.echo ? [] : [...this.subs.values()].filter((s) => subscriptionMatches(parseChannel(s.channel, { allowWildcard: true }), segments)).map((s) => s.id);
-    if (opts.stored) return this.publishStoredEvents(path, list, matching);
-    const nonces: Array<string | undefined> = [];
-    let payloads: string[];
-    try {
-      payloads = list.map((e, i) => this.serializeEvent(e, i, path, matching, nonces));
-    } catch (e) {
-      this.echo.forget(nonces);
-      throw e;
-    }
-    const id = randomId();
-    let authorization: Record<string, string>;
-    try {
-      await this.whenConnected();
-      authorization = await this.connectAuth.authorize({ kind: 'publish', channel: path, events: payloads });
-    } catch (e) {
-      this.echo.forget(nonces);
-      throw asClientError(e, 'INVALID_AUTH');
-    }
-    let frame: Record<string, unknown>;
-    try {
-      frame = await this.requests.request('publish', id, { type: 'publish', id, channel: path, events: payloads, authorization });
-    } catch (e) {
-      const c = asClientError(e, 'PUBLISH_REFUSED');
-      // A refused publish delivers nothing; after a drop or a timeout the echo may still come.
-      if (c.code === 'PUBLISH_REFUSED') this.echo.forget(nonces);
-      throw new PublishError(c.code as ClientErrorCode, `publish to ${path} failed: ${c.message}`, path, c.errors);
-    }
-    const result: PublishResult = {
-      successful: Array.isArray(frame.successful) ? (frame.successful as PublishResult['successful']) : [],
-      failed: Array.isArray(frame.failed) ? (frame.failed as PublishResult['failed']) : [],
-    };
-    this.echo.forget(result.failed.map((f) => (typeof f?.index === 'number' ? nonces[f.index] : undefined)));
-    return result;
-  }
-
-  /**
-   * A stored publish: through the publish API, whose answer carries each message id.
-   * With echo off, the subscriptions that receive the channel hold their live messages
-   * until the answer, then drop exactly those ids (also from a later history catch-up:
-   * they are marked seen) and deliver the rest in order. A publish that gets no answer
-   * (timeout) may still have gone out: its echo is then delivered, never anybody else's message dropped.
-   */
-  private async publishStoredEvents(path: string, list: ClientEvent[], matching: string[]): Promise<PublishResult> {
-    if (!this.publishApi) throw new EventsockClientError('INVALID_ARGUMENT', 'stored publishes need the publishApi option ({ url })', { field: 'publishApi' });
-    const messages = list.map((e, i) => {
-      const field = `events[${i}]`;
-      if (!e || typeof e !== 'object') throw new EventsockClientError('INVALID_ARGUMENT', `${field} must be { event, data?, deduplicationId? }`, { field });
-      try {
-        validateEventName(e.event, { field: `${field}.event` });
-      } catch (err) {
-        throw asClientError(err, 'INVALID_ARGUMENT');
-      }
-      return { event: e.event, data: e.data ?? null, deduplicationId: e.deduplicationId };
-    });
-    for (const id of matching) {
-      const own = this.ownInFlight.get(id) ?? { count: 0, held: [] };
-      own.count++;
-      this.ownInFlight.set(id, own);
-    }
-    let outcomes;
-    try {
-      outcomes = await publishStored(this.publishApi, path, messages);
-      for (const id of matching) {
-        const sub = this.subs.get(id);
-        for (const o of outcomes) if ('id' in o) sub?.seen.add(o.id);
-      }
-    } finally {
-      for (const id of matching) this.releaseOwnHeld(id);
-    }
-    const result: PublishResult = { successful: [], failed: [] };
-    outcomes.forEach((o, index) => {
-      if ('id' in o) result.successful.push(o.duplicate ? { identifier: o.id, index, id: o.id, duplicate: true } : { identifier: o.id, index, id: o.id });
-      else result.failed.push({ index, code: o.error.code, message: o.error.message });
-    });
-    return result;
-  }
-
-  /** One stored publish of this subscription's channel was answered: once none is left, its held messages go on, own ids dropped. */
-  private releaseOwnHeld(subId: string): void {
-    const own = this.ownInFlight.get(subId);
-    if (!own || --own.count > 0) return;
-    this.ownInFlight.delete(subId);
-    const sub = this.subs.get(subId);
-    if (!sub) return;
-    for (const env of own.held) {
-      if (sub.seen.has(env.id)) continue;
-      if (sub.catchingUp || sub.holdLive) sub.buffer.push(env);
-      else this.deliver(sub, env);
-    }
-  }
-
-  private serializeEvent(e: ClientEvent, i: number, path: string, matching: string[], nonces: Array<string | undefined>): string {
-    const field = `events[${i}]`;
-    if (!e || typeof e !== 'object') throw new EventsockClientError('INVALID_ARGUMENT', `${field} must be { event, data? }`, { field });
-    try {
-      validateEventName(e.event, { field: `${field}.event` });
-    } catch (err) {
-      throw asClientError(err, 'INVALID_ARGUMENT');
-    }
-    // IAM publishers are trusted services whose events the namespace handler passes through
-    // unchanged, so an IAM-authorized client sends the finished envelope (meta as for backends);
-    // everyone else sends { event, data } and the handler wraps it from the verified identity.
-    const body: Record<string, unknown> =
-      this.connectAuth.type === 'iam'
-        ? { id: this.nextId(), event: e.event, channel: path, data: e.data ?? null, meta: { uid: null, umd: null } }
-        : { event: e.event, data: e.data ?? null };
-    const nonce = this.echo.mark(path, e.event, matching);
-    nonces.push(nonce);
-    if (nonce !== undefined) body.nonce = nonce;
-    let text: string;
-    try {
-      text = JSON.stringify(body);
-    } catch {
-      throw new EventsockClientError('INVALID_ARGUMENT', `${field}.data must be JSON-serialisable`, { field: `${field}.data` });
-    }
-    const bytes = utf8Length(text);
-    if (bytes > LIMITS.eventMaxBytes) {
-      throw new EventsockClientError('INVALID_ARGUMENT', `${field} is ${bytes} bytes serialized; at most ${LIMITS.eventMaxBytes} are allowed`, { field, limit: LIMITS.eventMaxBytes });
-    }
-    return text;
+  publish(channel: string, events: ClientEvent | ClientEvent[], opts: PublishOptions = {}): Promise<PublishResult> {
+    return this.publisher.publish(channel, events, opts);
   }
 
   private whenConnected(): Promise<void> {
