@@ -15,28 +15,25 @@
  * - stored publishes (`{ stored: true }`) through the publish API with the connection's
  *   token, so that other clients' history catch-up finds them (client/publish-api.ts).
  */
-import { parseChannel } from '../functions/core/channels';
 import type { JsonValue } from '../functions/core/claims';
-import { isEnvelope, type Envelope } from '../functions/core/envelope';
 import { LIMITS } from '../functions/core/limits';
-import { isMessageId } from '../functions/core/message';
 import { createAuthorizer, subprotocols, type Authorizer, type TokenSource } from './auth';
 import { resolveEndpoint } from './endpoint';
-import { ConnectionError, EventsockClientError, SubscribeError, describeServerErrors, type ClientErrorCode } from './errors';
+import { ConnectionError, EventsockClientError, describeServerErrors } from './errors';
 import type { HistoryOptions } from './history';
 import { asClientError } from './as-client-error';
-import { CatchUp } from './catch-up';
+import { backoffDelay, DEFAULT_RECONNECT } from './backoff';
 import { Publisher } from './publisher';
 import { Requests } from './requests';
+import { Subscriptions } from './subscriptions';
 import type { PublishApiOptions } from './publish-api';
 import { EchoFilter } from './echo';
-import { createSubRecord, endSub, recordAndQueue, subscriptionHandle, type SubRecord } from './subscription';
 import type { ClientEvent, ClientOptions, ConnectionState, EventsockClient, MessageHandler, PublishOptions, PublishResult, ReconnectOptions, SubscribeOptions, Subscription } from './types';
 import { WS_OPEN, type WebSocketConstructor, type WebSocketLike } from './websocket';
 
 export type * from './types';
 
-const DEFAULT_RECONNECT: ReconnectOptions = { initialDelayMs: 500, maxDelayMs: 30_000, factor: 2, maxAttempts: Infinity };
+export { backoffDelay } from './backoff';
 
 /** Opens a connection and resolves once the server acknowledged it. */
 export async function connect(opts: ClientOptions): Promise<EventsockClient> {
@@ -55,8 +52,6 @@ class Client implements EventsockClient {
   private readonly reconnect: ReconnectOptions | false;
   private readonly random: () => number;
   private readonly echo: EchoFilter;
-  private readonly history?: HistoryOptions & { token: TokenSource };
-  private readonly catchUp?: CatchUp;
   private readonly publisher: Publisher;
   private readonly ackTimeoutMs: number;
   private readonly requestTimeoutMs: number;
@@ -68,7 +63,7 @@ class Client implements EventsockClient {
   private closedByUser = false;
   private readyHandlers?: { resolve: () => void; reject: (e: EventsockClientError) => void };
   private connectedWaiters: Array<{ resolve: () => void; reject: (e: EventsockClientError) => void }> = [];
-  private readonly subs = new Map<string, SubRecord>();
+  private readonly subscriptions: Subscriptions;
   private readonly requests: Requests;
   private readonly listeners = { state: new Set<(s: ConnectionState) => void>(), error: new Set<(e: EventsockClientError) => void>() };
   private ackTimer?: ReturnType<typeof setTimeout>;
@@ -104,20 +99,13 @@ class Client implements EventsockClient {
       },
       this.requestTimeoutMs,
     );
+    let history: (HistoryOptions & { token: TokenSource }) | undefined;
     if (opts.history) {
       const token = opts.history.token ?? (opts.auth.type === 'token' ? opts.auth.token : undefined);
       if (token === undefined) {
         throw new EventsockClientError('INVALID_ARGUMENT', 'history.token is required unless auth is a token (the history API takes a Bearer JWT)', { field: 'history.token' });
       }
-      this.history = { ...opts.history, token };
-      this.catchUp = new CatchUp({
-        history: this.history,
-        echo: this.echo,
-        deliver: (sub, env) => this.deliver(sub, env),
-        releaseLive: (sub) => this.releaseLive(sub),
-        emitError: (e) => this.emitError(e),
-        lastAliveBeforeDrop: () => this.lastAliveBeforeDrop,
-      });
+      history = { ...opts.history, token };
     }
     let publishApi: (PublishApiOptions & { token: TokenSource }) | undefined;
     if (opts.publishApi) {
@@ -127,15 +115,41 @@ class Client implements EventsockClient {
       }
       publishApi = { ...opts.publishApi, token };
     }
+    this.subscriptions = new Subscriptions({
+      connection: {
+        get state() {
+          return client.state;
+        },
+        get generation() {
+          return client.generation;
+        },
+        get closedByUser() {
+          return client.closedByUser;
+        },
+        get lastAliveBeforeDrop() {
+          return client.lastAliveBeforeDrop;
+        },
+        reconnect: this.reconnect,
+        random: this.random,
+        sendQuietly: (frame) => this.sendQuietly(frame),
+      },
+      requests: this.requests,
+      echo: this.echo,
+      history,
+      requestTimeoutMs: this.requestTimeoutMs,
+      authorizerFor: (auth) => (auth ? createAuthorizer(auth, this.endpoint.httpHost, { region: this.endpoint.region }) : this.connectAuth),
+      holdIfOwnInFlight: (subId, env) => this.publisher.holdIfOwnInFlight(subId, env),
+      emitError: (e) => this.emitError(e),
+    });
     this.publisher = new Publisher({
       state: () => this.state,
       auth: this.connectAuth,
       echo: this.echo,
       requests: this.requests,
-      subs: this.subs,
+      subs: this.subscriptions.records,
       publishApi,
       whenConnected: () => this.whenConnected(),
-      deliver: (sub, env) => this.deliver(sub, env),
+      deliver: (sub, env) => this.subscriptions.deliver(sub, env),
     });
     this.ready = new Promise((resolve, reject) => {
       this.readyHandlers = { resolve, reject };
@@ -302,7 +316,7 @@ class Client implements EventsockClient {
     this.setState('connected');
     if (first) this.readyHandlers?.resolve();
     for (const w of this.connectedWaiters.splice(0)) w.resolve();
-    for (const sub of this.subs.values()) void this.sendSubscribe(sub);
+    this.subscriptions.resubscribeAll();
   }
 
   // ---- frames -------------------------------------------------------------
@@ -336,7 +350,7 @@ class Client implements EventsockClient {
       }
       case 'data':
         this.touch();
-        if (id) this.onData(id, frame.event);
+        if (id) this.subscriptions.onData(id, frame.event);
         return;
       default:
         this.requests.onAnswer(frame);
@@ -352,194 +366,7 @@ class Client implements EventsockClient {
   // ---- subscriptions ------------------------------------------------------
 
   subscribe<D = JsonValue>(channel: string, handler?: MessageHandler<D>, opts: SubscribeOptions = {}): Promise<Subscription<D>> {
-    if (this.state === 'closed') return Promise.reject(new EventsockClientError('CLIENT_CLOSED', 'the client is closed'));
-    let path: string;
-    let authorizer: Authorizer;
-    try {
-      path = parseChannel(channel, { allowWildcard: true }).path;
-      authorizer = opts.auth ? createAuthorizer(opts.auth, this.endpoint.httpHost, { region: this.endpoint.region }) : this.connectAuth;
-    } catch (e) {
-      return Promise.reject(asClientError(e, 'INVALID_ARGUMENT'));
-    }
-    if (this.subs.size >= LIMITS.subscriptionsPerConnection) {
-      return Promise.reject(
-        new EventsockClientError('INVALID_ARGUMENT', `a connection holds at most ${LIMITS.subscriptionsPerConnection} subscriptions`, { field: 'channel', limit: LIMITS.subscriptionsPerConnection }),
-      );
-    }
-    if (opts.since !== undefined) {
-      const problem = !this.history
-        ? 'needs the history option'
-        : path.endsWith('/*')
-          ? 'needs a concrete channel, not a wildcard'
-          : !isMessageId(opts.since)
-            ? 'must be a message id (a 26-character ULID)'
-            : undefined;
-      if (problem) return Promise.reject(new EventsockClientError('INVALID_ARGUMENT', `since ${problem}`, { field: 'since' }));
-    }
-    const sub = createSubRecord(path, authorizer, handler as MessageHandler<unknown> | undefined);
-    if (opts.since) sub.lastIds.set(path, opts.since);
-    const done = new Promise<void>((resolve, reject) => {
-      // Offline subscribes wait for the connection, but not forever.
-      const timer = setTimeout(() => {
-        if (!sub.first) return;
-        const err = new EventsockClientError('TIMEOUT', `no answer within ${this.requestTimeoutMs} ms (state ${this.state})`);
-        // In flight: fail it (sendSubscribe reports), and tell the server in case the answer is only late.
-        if (!this.requests.reject(sub.id, err)) {
-          this.subscribeRefused(sub, err);
-          return;
-        }
-        this.sendQuietly({ type: 'unsubscribe', id: sub.id });
-      }, this.requestTimeoutMs);
-      sub.first = {
-        resolve: () => (clearTimeout(timer), resolve()),
-        reject: (e) => (clearTimeout(timer), reject(e)),
-      };
-    });
-    this.subs.set(sub.id, sub);
-    if (this.state === 'connected') void this.sendSubscribe(sub);
-    return done.then(() => subscriptionHandle<D>(sub, () => this.unsubscribe(sub)));
-  }
-
-  private async sendSubscribe(sub: SubRecord): Promise<void> {
-    const gen = this.generation;
-    if (this.requests.has(sub.id)) return;
-    let authorization: Record<string, string>;
-    try {
-      authorization = await sub.authorizer.authorize({ kind: 'subscribe', channel: sub.channel });
-    } catch (e) {
-      const err = asClientError(e, 'INVALID_AUTH');
-      if (sub.accepted) this.retryResubscribe(sub, err);
-      else this.subscribeRefused(sub, err);
-      return;
-    }
-    sub.authRetries = 0;
-    if (gen !== this.generation || !this.subs.has(sub.id) || this.requests.has(sub.id)) return;
-    // A catch-up follows success (resubscribe, or `since`): hold live messages from now on.
-    if (this.history && (sub.accepted || sub.lastIds.size > 0)) sub.holdLive = true;
-    let frame: Record<string, unknown>;
-    try {
-      frame = await this.requests.request('subscribe', sub.id, { type: 'subscribe', id: sub.id, channel: sub.channel, authorization });
-    } catch (e) {
-      // A drop during the subscribe is retried on the next connection.
-      if (gen !== this.generation && !this.closedByUser) return;
-      this.subscribeRefused(sub, asClientError(e, 'SUBSCRIBE_REFUSED'));
-      return;
-    }
-    if (!this.subs.has(sub.id) || frame.type !== 'subscribe_success') return;
-    const resubscribed = sub.accepted;
-    sub.accepted = true;
-    if (sub.first) {
-      sub.first.resolve();
-      sub.first = undefined;
-    }
-    if (!resubscribed) sub.acceptedAt = Date.now();
-    this.catchUp?.afterSubscribe(sub, resubscribed);
-    this.releaseLive(sub);
-  }
-
-  /**
-   * Delivers the live messages held during a subscribe or catch-up, unless a catch-up
-   * is running or a new subscribe (after another drop) will start one.
-   */
-  private releaseLive(sub: SubRecord): void {
-    if (sub.catchingUp || this.requests.kindOf(sub.id) === 'subscribe') return;
-    sub.holdLive = false;
-    for (const env of sub.buffer.splice(0)) this.deliver(sub, env);
-  }
-
-  /**
-   * A resubscribe whose authorization could not be built (a token callback or credentials
-   * provider that failed, perhaps for a moment) is retried with the reconnect backoff
-   * instead of ending a subscription the server never refused; reported each time.
-   */
-  private retryResubscribe(sub: SubRecord, cause: EventsockClientError): void {
-    if (!this.subs.has(sub.id) || this.closedByUser) return;
-    const r = this.reconnect;
-    if (!r || sub.authRetries >= r.maxAttempts) {
-      this.subscribeRefused(sub, cause);
-      return;
-    }
-    const delay = backoffDelay(r, sub.authRetries, this.random);
-    sub.authRetries++;
-    this.emitError(new SubscribeError(cause.code as ClientErrorCode, `resubscribe to ${sub.channel} not authorized yet (${cause.message}); retrying in ${Math.round(delay)} ms`, sub.channel, cause.errors));
-    clearTimeout(sub.authRetryTimer);
-    sub.authRetryTimer = setTimeout(() => {
-      if (this.subs.has(sub.id) && this.state === 'connected') void this.sendSubscribe(sub);
-    }, delay);
-  }
-
-  /** A refused subscription ends alone; the connection and the other subscriptions carry on. */
-  private subscribeRefused(sub: SubRecord, cause: EventsockClientError): void {
-    if (!this.subs.has(sub.id)) return;
-    const err = new SubscribeError(
-      cause.code as ClientErrorCode,
-      `subscribe to ${sub.channel} refused: ${cause.message}`,
-      sub.channel,
-      cause.errors,
-    );
-    this.subs.delete(sub.id);
-    if (sub.first) {
-      sub.first.reject(err);
-      sub.first = undefined;
-      return;
-    }
-    this.emitError(err);
-    endSub(sub, err);
-  }
-
-  private async unsubscribe(sub: SubRecord): Promise<void> {
-    if (!this.subs.delete(sub.id)) return;
-    endSub(sub);
-    // A resubscribe still in flight is answered first: the server may process frames
-    // concurrently, and an unsubscribe that overtook it would leave the subscription live there.
-    const answered = this.requests.answered(sub.id, 'subscribe');
-    if (answered) await answered;
-    if (this.state !== 'connected' || !sub.accepted) return;
-    try {
-      await this.requests.request('unsubscribe', sub.id, { type: 'unsubscribe', id: sub.id });
-    } catch {
-      // The subscription is gone on our side; a lost answer changes nothing for the caller.
-    }
-  }
-
-  private onData(id: string, event: unknown): void {
-    const sub = this.subs.get(id);
-    if (!sub) return;
-    let parsed: unknown;
-    try {
-      parsed = typeof event === 'string' ? JSON.parse(event) : event;
-    } catch {
-      this.emitError(new EventsockClientError('INVALID_FRAME', `a data frame for ${sub.channel} carried an event that is not JSON`, { channel: sub.channel }));
-      return;
-    }
-    if (!isEnvelope(parsed)) {
-      this.emitError(new EventsockClientError('INVALID_FRAME', `a data frame for ${sub.channel} carried an event that is not an Eventsock envelope`, { channel: sub.channel }));
-      return;
-    }
-    const env = parsed as Envelope;
-    if (sub.seen.has(env.id)) return;
-    if (this.echo.isOwnEcho(sub.id, env)) {
-      sub.seen.add(env.id);
-      return;
-    }
-    if (this.publisher.holdIfOwnInFlight(sub.id, env)) return;
-    if (sub.catchingUp || sub.holdLive) {
-      sub.buffer.push(env);
-      return;
-    }
-    this.deliver(sub, env);
-  }
-
-  private deliver(sub: SubRecord, env: Envelope): void {
-    if (sub.seen.has(env.id) || sub.ended) return;
-    recordAndQueue(sub, env);
-    if (sub.handler) {
-      try {
-        sub.handler(env);
-      } catch (e) {
-        this.emitError(new EventsockClientError('HANDLER_FAILED', `the handler for ${sub.channel} threw: ${(e as Error)?.message ?? String(e)}`, { channel: sub.channel }));
-      }
-    }
+    return this.subscriptions.subscribe(channel, handler, opts);
   }
 
   // ---- publish ------------------------------------------------------------
@@ -601,19 +428,8 @@ class Client implements EventsockClient {
     this.readyHandlers?.reject(err);
     for (const w of this.connectedWaiters.splice(0)) w.reject(err);
     this.requests.settleAll(() => err);
-    for (const sub of this.subs.values()) {
-      sub.first?.reject(err);
-      sub.first = undefined;
-      endSub(sub, byUser ? undefined : err);
-    }
-    this.subs.clear();
+    this.subscriptions.endAll(err, byUser);
     if (!byUser && this.everConnected) this.emitError(err);
     this.setState('closed');
   }
-}
-
-/** Equal jitter: at least half the backoff, so a fleet that lost one server does not return in one wave. */
-export function backoffDelay(r: Pick<ReconnectOptions, 'initialDelayMs' | 'maxDelayMs' | 'factor'>, attempt: number, random: () => number): number {
-  const base = Math.min(r.maxDelayMs, r.initialDelayMs * Math.pow(r.factor, attempt));
-  return base / 2 + random() * (base / 2);
 }
