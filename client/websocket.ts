@@ -15,3 +15,20 @@ export interface WebSocketLike {
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
 export const WS_OPEN = 1;
+
+/** Closes `ws` and resolves once its close event came, or after `waitMs` at the latest. */
+export function closeAndWait(ws: WebSocketLike, code: number, reason: string, waitMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, waitMs);
+    ws.onclose = () => {
+      clearTimeout(t);
+      resolve();
+    };
+    try {
+      ws.close(code, reason);
+    } catch {
+      clearTimeout(t);
+      resolve();
+    }
+  });
+}
