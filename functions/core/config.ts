@@ -32,7 +32,17 @@ export interface NamespaceConfig {
   ordering?: 'channel' | 'none';
   /** Allow `/*` wildcard subscriptions in this namespace. Default: true. */
   allowWildcardSubscribe?: boolean;
+  /**
+   * With `clientPublish`: how a client's WebSocket publish is handled. `pipeline`: through
+   * the socket-publish function (a Lambda data source on the namespace: grants, dedup, ids in
+   * channel order with the publish API's, storage, meta from the token). `direct`: by the
+   * APPSYNC_JS handler alone (not stored, ids from its clock). Default: `pipeline` when
+   * `clientPublish`, else `direct` (nothing to route).
+   */
+  socketPublish?: SocketPublishMode;
 }
+
+export type SocketPublishMode = 'direct' | 'pipeline';
 
 /** An HS256 secret slot: the token's `kid` header picks it; its value lives in SSM. */
 export interface Hs256Key {
@@ -133,6 +143,7 @@ export interface ResolvedNamespace {
   defaultStoreSeconds: number;
   ordering: 'channel' | 'none';
   allowWildcardSubscribe: boolean;
+  socketPublish: SocketPublishMode;
 }
 
 export interface ResolvedConfig {
@@ -267,7 +278,7 @@ export function resolveConfig(input: unknown = {}): ResolvedConfig {
     const at = `namespaces.${ns}`;
     if (!isValidSegment(ns)) throw new ConfigError(at, `namespace name must be 1-${LIMITS.segmentMaxLength} letters, digits or '-', not starting or ending with '-'`);
     const n = optObject(raw, at);
-    checkKeys(n, ['publishAuthModes', 'subscribeAuthModes', 'clientPublish', 'defaultStoreSeconds', 'ordering', 'allowWildcardSubscribe'], at);
+    checkKeys(n, ['publishAuthModes', 'subscribeAuthModes', 'clientPublish', 'defaultStoreSeconds', 'ordering', 'allowWildcardSubscribe', 'socketPublish'], at);
     const clientPublish = bool(n.clientPublish, `${at}.clientPublish`, false);
     const publishAuthModes = authModes(n.publishAuthModes, `${at}.publishAuthModes`, clientPublish ? ['AWS_IAM', 'AWS_LAMBDA'] : ['AWS_IAM'], enabled);
     if (!publishAuthModes.includes('AWS_IAM')) {
@@ -279,6 +290,8 @@ export function resolveConfig(input: unknown = {}): ResolvedConfig {
     const store = n.defaultStoreSeconds;
     if (store !== undefined && store !== -1) int(store, `${at}.defaultStoreSeconds`, 0, 0, LIMITS.storeMaxSeconds);
     if (n.ordering !== undefined && n.ordering !== 'channel' && n.ordering !== 'none') throw new ConfigError(`${at}.ordering`, "must be 'channel' or 'none'");
+    if (n.socketPublish !== undefined && n.socketPublish !== 'direct' && n.socketPublish !== 'pipeline') throw new ConfigError(`${at}.socketPublish`, "must be 'direct' or 'pipeline'");
+    if (n.socketPublish === 'pipeline' && !clientPublish) throw new ConfigError(`${at}.socketPublish`, "'pipeline' needs clientPublish: true (only client publishes go through it)");
     namespaces[ns] = {
       name: ns,
       publishAuthModes,
@@ -287,6 +300,7 @@ export function resolveConfig(input: unknown = {}): ResolvedConfig {
       defaultStoreSeconds: (store as number | undefined) ?? 0,
       ordering: (n.ordering as 'channel' | 'none' | undefined) ?? 'channel',
       allowWildcardSubscribe: bool(n.allowWildcardSubscribe, `${at}.allowWildcardSubscribe`, true),
+      socketPublish: (n.socketPublish as SocketPublishMode | undefined) ?? (clientPublish ? 'pipeline' : 'direct'),
     };
   }
   let defaultNs: string;
