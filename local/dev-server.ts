@@ -19,8 +19,9 @@ import { runtimeSettings, type ResolvedConfig, type RuntimeSettings } from '../f
 import { EventsockError } from '../functions/core/errors';
 import { createAuthorizerHandler } from '../functions/authorizer/handler';
 import { createHistoryHandler } from '../functions/history/handler';
-import { namespaceHandlerCode } from '../functions/namespace/code';
+import { namespaceHandlerCode, namespaceHandlerConfigs, SOCKET_PUBLISH_DATA_SOURCE, type NamespaceHandlerConfigs } from '../functions/namespace/code';
 import { createPublishHandler } from '../functions/publish/handler';
+import { createSocketPublishHandler } from '../functions/socket-publish/handler';
 import { createLogger, type Logger } from '../functions/shared/log';
 import { staticSecretSource } from '../functions/shared/secrets';
 import { createTables, startDynalite, type LocalDynamo } from './dynamo';
@@ -320,7 +321,18 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
 
     const handlerLogger = (fn: string) => logger.child({ fn });
     const authorizer = createAuthorizerHandler({ settings, secrets, logger: handlerLogger('authorizer') });
+    const pubSubEvents: PubSubEvent[] = [];
+    const eventBridge = localEventBridge(pubSubEvents, handlerLogger('eventbridge'));
+    // The namespaces' Lambda data source, wired as the stack wires it (namespaceHandlerConfigs).
+    const socketPublish = createSocketPublishHandler({ settings, dynamo: dynamoClient, eventBridge, logger: handlerLogger('socket-publish') });
+    const handlerConfigs: Record<string, NamespaceHandlerConfigs> = {};
+    for (const ns of Object.values(config.namespaces)) {
+      const c = namespaceHandlerConfigs(ns);
+      if (c) handlerConfigs[ns.name] = c;
+    }
     const eventApi = createEventApi({
+      dataSources: { [SOCKET_PUBLISH_DATA_SOURCE]: { type: 'AWS_LAMBDA', invoke: socketPublish } },
+      handlerConfigs,
       config,
       region,
       authorizer,
@@ -336,7 +348,6 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     });
     cleanups.push(() => eventApi.close());
 
-    const pubSubEvents: PubSubEvent[] = [];
     const publish = createPublishHandler({
       settings,
       dynamo: dynamoClient,
@@ -344,7 +355,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       eventApiUrl: `${url}/event`,
       credentials: iamCredentials[0],
       fetch: tls ? trustingFetch(tls.cert) : undefined,
-      eventBridge: localEventBridge(pubSubEvents, handlerLogger('eventbridge')),
+      eventBridge,
       logger: handlerLogger('publish'),
     });
     const history = createHistoryHandler({ settings, dynamo: dynamoClient, secrets, logger: handlerLogger('history') });

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ResolvedConfig } from '../core/config';
+import type { ResolvedConfig, ResolvedNamespace } from '../core/config';
 import { ConfigError } from '../core/errors';
 import { LIMITS } from '../core/limits';
 
@@ -51,4 +51,39 @@ export function namespaceHandlerCode(config: Pick<ResolvedConfig, 'namespaces' |
     );
   }
   return code;
+}
+
+/**
+ * The name of the Lambda data source (the socket-publish function) on the Event API.
+ * AppSync data source names are `[_A-Za-z][_0-9A-Za-z]*`.
+ */
+export const SOCKET_PUBLISH_DATA_SOURCE = 'eventsock_socket_publish';
+
+/**
+ * A channel namespace's handler config for one operation, as AppSync Events takes it
+ * (CreateChannelNamespace `handlerConfigs`; terraform-provider-aws
+ * internal/service/appsync/channel_namespace.go: `handler_configs { on_publish { behavior,
+ * integration { data_source_name, lambda_config { invoke_type } } } }`). `DIRECT` invokes the
+ * Lambda data source instead of code; `CODE` runs the namespace code, whose handler is then a
+ * `{ request, response }` object that invokes the data source. `EVENT` invokes without waiting.
+ */
+export interface HandlerConfig {
+  behavior: 'DIRECT' | 'CODE';
+  integration: { dataSourceName: string; lambdaConfig?: { invokeType: 'REQUEST_RESPONSE' | 'EVENT' } };
+}
+
+export interface NamespaceHandlerConfigs {
+  onPublish?: HandlerConfig;
+  onSubscribe?: HandlerConfig;
+}
+
+/**
+ * What the stack deploys and the emulator runs for one namespace: with `socketPublish:
+ * 'pipeline'`, onPublish goes DIRECT to the socket-publish function and waits for its
+ * answer (REQUEST_RESPONSE: the answer is what subscribers get); onSubscribe stays the
+ * namespace code's. Undefined: the code handles everything.
+ */
+export function namespaceHandlerConfigs(ns: Pick<ResolvedNamespace, 'socketPublish'>): NamespaceHandlerConfigs | undefined {
+  if (ns.socketPublish !== 'pipeline') return undefined;
+  return { onPublish: { behavior: 'DIRECT', integration: { dataSourceName: SOCKET_PUBLISH_DATA_SOURCE, lambdaConfig: { invokeType: 'REQUEST_RESPONSE' } } } };
 }

@@ -223,7 +223,7 @@ export function checkSocketEvent(payload: unknown, channel: Channel, allowed: tr
     return refused((e as EventsockError).code, (e as EventsockError).message);
   }
   const event = payload.event as string;
-  if (allowed !== true && !allowed.includes(event)) return refused('EVENT_NOT_ALLOWED', `the token does not allow event ${JSON.stringify(event)} on ${channel.path}`);
+  if (allowed !== true && !allowed.includes(event)) return refused('EVENT_NOT_ALLOWED', `the token does not allow event '${event}' on ${channel.path}`);
   const nonce = payload.nonce;
   if (nonce !== undefined && nonce !== null && (typeof nonce !== 'string' || !NONCE_RE.test(nonce))) {
     return refused('INVALID_NONCE', 'nonce must be 1-64 characters of A-Z a-z 0-9 _ -');

@@ -11,7 +11,7 @@ import { parseChannel } from '../../functions/core/channels';
 import { EventsockError } from '../../functions/core/errors';
 import { LIMITS } from '../../functions/core/limits';
 import type { Identity, IncomingEvent, OutgoingEvent, PublishContext, SubscribeContext, SubscribeDecision } from './types';
-import { type AppendedError, createUtil, HandlerAbort } from './util';
+import { type AppendedError, createRuntime, createUtil, HandlerAbort } from './util';
 
 export * from './types';
 export type { AppendedError } from './util';
@@ -49,6 +49,11 @@ export interface LoadOptions {
   name?: string;
 }
 
+/** What a data-source handler's request function returned: a Lambda request, or the result given to runtime.earlyReturn. */
+export type DataSourceRequestOutcome =
+  | { kind: 'request'; request: { operation?: unknown; invocationType?: unknown; payload?: unknown } }
+  | { kind: 'earlyReturn'; result: unknown };
+
 export interface NamespaceHandlers {
   /**
    * Runs onPublish. Returns one entry per event to deliver (`payload`) or fail
@@ -56,6 +61,16 @@ export interface NamespaceHandlers {
    * Throws NamespaceHandlerError when the handler refuses or fails the whole publish.
    */
   onPublish?(ctx: PublishContext): OutgoingEvent[];
+  /**
+   * onPublish exported as a data-source handler `{ request, response }` (behavior CODE with an
+   * integration): `request(ctx)` gives what the data source is invoked with (or an early
+   * result), `response(ctx)` with `ctx.result` / `ctx.error` gives the events to broadcast.
+   * Both throw NamespaceHandlerError as onPublish does.
+   */
+  onPublishDataSource?: {
+    request(ctx: PublishContext): DataSourceRequestOutcome;
+    response(ctx: PublishContext & { result: unknown; error: { message: string; type: string } | null }): OutgoingEvent[];
+  };
   /** Runs onSubscribe; never throws. */
   onSubscribe?(ctx: SubscribeContext): SubscribeDecision;
   /** What util.appendError collected during the last call. */
@@ -63,7 +78,7 @@ export interface NamespaceHandlers {
 }
 
 const CALL_SCRIPT = new vm.Script(
-  '(function () { const r = module.exports[__name](JSON.parse(__input)); return r === undefined ? undefined : JSON.stringify(r); })()',
+  '(function () { const h = module.exports[__name]; const r = (__method ? h[__method] : h)(JSON.parse(__input)); return r === undefined ? undefined : JSON.stringify(r); })()',
   { filename: 'appsync-js-call' },
 );
 
@@ -99,8 +114,9 @@ export function loadNamespaceHandlers(code: string, opts: LoadOptions = {}): Nam
     appended.push(e);
     log('error', `util.appendError: ${e.message}`);
   } });
+  const runtime = createRuntime();
   const requireShim = (id: string) => {
-    if (id === '@aws-appsync/utils') return { util };
+    if (id === '@aws-appsync/utils') return { util, runtime };
     throw new Error(`Cannot import '${id}': APPSYNC_JS handlers may import only @aws-appsync/utils`);
   };
   const consoleShim = Object.fromEntries(
@@ -120,16 +136,20 @@ export function loadNamespaceHandlers(code: string, opts: LoadOptions = {}): Nam
     throw invalid(`handler code failed while loading: ${describe(e)}`);
   }
   const exported = module.exports;
+  const isDataSourceHandler = (v: unknown) =>
+    typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>).request === 'function' && typeof (v as Record<string, unknown>).response === 'function';
   for (const h of ['onPublish', 'onSubscribe']) {
     const v = exported[h];
-    if (v !== undefined && typeof v !== 'function') {
-      throw invalid(`${h} is ${typeof v}; the emulator runs handlers without data sources only (a plain exported function)`);
-    }
+    if (v === undefined || typeof v === 'function') continue;
+    // A data-source handler (AppSync Events "Writing event handlers"): onPublish only here.
+    if (h === 'onPublish' && isDataSourceHandler(v)) continue;
+    throw invalid(`${h} is ${typeof v}; expected a function${h === 'onPublish' ? ', or a data-source handler { request(ctx), response(ctx) }' : ' (the emulator runs onSubscribe without data sources)'}`);
   }
 
-  const call = (handler: 'onPublish' | 'onSubscribe', ctx: unknown): unknown => {
+  const call = (handler: 'onPublish' | 'onSubscribe', ctx: unknown, method?: 'request' | 'response'): unknown => {
     appended = [];
     sandbox.__name = handler;
+    sandbox.__method = method;
     sandbox.__input = JSON.stringify(ctx);
     const out = CALL_SCRIPT.runInContext(sandbox, { timeout: opts.timeoutMs ?? 1000 });
     return out === undefined ? undefined : JSON.parse(out as string);
@@ -143,6 +163,7 @@ export function loadNamespaceHandlers(code: string, opts: LoadOptions = {}): Nam
       try {
         result = call('onPublish', ctx);
       } catch (e) {
+        if (e instanceof HandlerAbort && e.kind === 'earlyReturn') return normalizePublishResult(e.data, ctx.events);
         if (e instanceof HandlerAbort && e.kind === 'unauthorized') {
           throw new NamespaceHandlerError('HANDLER_UNAUTHORIZED', e.message, 'UnauthorizedException');
         }
@@ -154,12 +175,44 @@ export function loadNamespaceHandlers(code: string, opts: LoadOptions = {}): Nam
     };
   }
 
+  const publishFailure = (e: unknown, what: string): NamespaceHandlerError => {
+    if (e instanceof HandlerAbort && e.kind === 'unauthorized') return new NamespaceHandlerError('HANDLER_UNAUTHORIZED', e.message, 'UnauthorizedException');
+    if (e instanceof HandlerAbort) return new NamespaceHandlerError('HANDLER_ERROR', e.message, e.errorType ?? 'HandlerError');
+    log('error', `${name} ${what} failed: ${describe(e)}`);
+    return new NamespaceHandlerError('HANDLER_ERROR', `${what} failed: ${describe(e)}`, 'HandlerError');
+  };
+  if (isDataSourceHandler(exported.onPublish)) {
+    handlers.onPublishDataSource = {
+      request(ctx) {
+        try {
+          const r = call('onPublish', ctx, 'request');
+          if (typeof r !== 'object' || r === null) throw new NamespaceHandlerError('HANDLER_RESULT_INVALID', 'onPublish.request returned no request object (or call runtime.earlyReturn)', 'HandlerError');
+          return { kind: 'request', request: r as Record<string, unknown> };
+        } catch (e) {
+          if (e instanceof HandlerAbort && e.kind === 'earlyReturn') return { kind: 'earlyReturn', result: e.data === undefined ? null : JSON.parse(JSON.stringify(e.data)) };
+          if (e instanceof NamespaceHandlerError) throw e;
+          throw publishFailure(e, 'onPublish.request');
+        }
+      },
+      response(ctx) {
+        let result: unknown;
+        try {
+          result = call('onPublish', ctx, 'response');
+        } catch (e) {
+          throw publishFailure(e, 'onPublish.response');
+        }
+        return normalizePublishResult(result, ctx.events);
+      },
+    };
+  }
+
   if (typeof exported.onSubscribe === 'function') {
     handlers.onSubscribe = (ctx) => {
       try {
         call('onSubscribe', ctx);
         return { unauthorized: false };
       } catch (e) {
+        if (e instanceof HandlerAbort && e.kind === 'earlyReturn') return { unauthorized: false };
         if (e instanceof HandlerAbort && e.kind === 'unauthorized') return { unauthorized: true, errorType: 'UnauthorizedException' };
         if (e instanceof HandlerAbort) return { unauthorized: false, error: e.message, errorType: e.errorType ?? 'HandlerError' };
         log('error', `${name} onSubscribe failed: ${describe(e)}`);
@@ -170,7 +223,8 @@ export function loadNamespaceHandlers(code: string, opts: LoadOptions = {}): Nam
   return handlers;
 }
 
-function normalizePublishResult(result: unknown, events: IncomingEvent[]): OutgoingEvent[] {
+/** Checks what onPublish (or a data source) returned: one `{ id, payload | error }` per known event id, at most. */
+export function normalizePublishResult(result: unknown, events: IncomingEvent[]): OutgoingEvent[] {
   // The service's signature is `OutgoingEvent[] | null`: null broadcasts nothing.
   if (result === null || result === undefined) return [];
   const bad = (msg: string) => new NamespaceHandlerError('HANDLER_RESULT_INVALID', `onPublish returned ${msg}`, 'HandlerError');

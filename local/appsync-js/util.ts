@@ -9,7 +9,7 @@ import { monotonicFactory } from 'ulid';
 
 export class HandlerAbort {
   constructor(
-    readonly kind: 'unauthorized' | 'error',
+    readonly kind: 'unauthorized' | 'error' | 'earlyReturn',
     readonly message: string,
     readonly errorType?: string,
     readonly data?: unknown,
@@ -57,6 +57,20 @@ function formEncode(s: string): string {
   return encodeURIComponent(s)
     .replace(/[!'()~]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())
     .replace(/%20/g, '+');
+}
+
+/**
+ * `runtime` from '@aws-appsync/utils': `runtime.earlyReturn(obj)` ends a data-source
+ * handler's request function with `obj` as the result, skipping the data source and the
+ * response function (AppSync Events "Runtime utilities": "When this function is called in
+ * an AWS AppSync Events handler, the data source and response function are skipped").
+ */
+export function createRuntime() {
+  return {
+    earlyReturn(obj?: unknown): never {
+      throw new HandlerAbort('earlyReturn', 'runtime.earlyReturn', undefined, obj);
+    },
+  };
 }
 
 export function createUtil(opts: UtilOptions) {

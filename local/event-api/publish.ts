@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { type Channel, parseChannel } from '../../functions/core/channels';
 import { ChannelError } from '../../functions/core/errors';
 import { LIMITS } from '../../functions/core/limits';
-import { NamespaceHandlerError, publishContext } from '../appsync-js';
+import { NamespaceHandlerError, publishContext, type OutgoingEvent } from '../appsync-js';
+import { runPublishIntegration } from './data-sources';
 import type { AuthDecision, AuthRequest } from './auth';
 import type { EventApiCore } from './core';
 import { badRequest, ERROR_TYPES, EventApiError, unauthorized } from './errors';
@@ -82,21 +83,27 @@ export async function runPublish(core: EventApiCore, input: PublishInput): Promi
     else accepted.push(index);
   });
 
-  if (core.handlers?.onPublish && accepted.length > 0) {
-    let out;
-    try {
-      out = core.handlers.onPublish(
-        publishContext({
-          channel: channel.path,
-          identity: decision.identity,
-          events: accepted.map((i) => ({ id: ids[i], payload: JSON.parse(events[i]) })),
-          headers: input.requestHeaders,
-        }),
-      );
-    } catch (e) {
-      if (e instanceof NamespaceHandlerError) throw new EventApiError(e.errorType, e.message);
-      throw e;
+  const configs = core.opts.handlerConfigs;
+  const integration = configs && Object.prototype.hasOwnProperty.call(configs, ns.name) ? configs[ns.name].onPublish : undefined;
+  let out: OutgoingEvent[] | null = null;
+  if ((integration || core.handlers?.onPublish) && accepted.length > 0) {
+    const ctx = publishContext({
+      channel: channel.path,
+      identity: decision.identity,
+      events: accepted.map((i) => ({ id: ids[i], payload: JSON.parse(events[i]) })),
+      headers: input.requestHeaders,
+    });
+    if (integration) out = await runPublishIntegration(core, integration, ctx);
+    else {
+      try {
+        out = core.handlers!.onPublish!(ctx);
+      } catch (e) {
+        if (e instanceof NamespaceHandlerError) throw new EventApiError(e.errorType, e.message);
+        throw e;
+      }
     }
+  }
+  if (out) {
     const byId = new Map(out.map((o) => [o.id, o]));
     for (const index of accepted) {
       const o = byId.get(ids[index]);

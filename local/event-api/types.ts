@@ -9,6 +9,8 @@ import type { JSONWebKeySet } from 'jose';
 import type { AuthorizerEvent, AuthorizerResult } from '../../functions/core/authorizer-contract';
 import type { ResolvedConfig } from '../../functions/core/config';
 import type { Logger } from '../../functions/shared/log';
+import type { NamespaceHandlerConfigs } from '../../functions/namespace/code';
+import type { LambdaDataSource } from './data-sources';
 
 export interface IamCredential {
   accessKeyId: string;
@@ -43,6 +45,17 @@ export interface EventApiOptions {
   jwksCooldownMs?: number;
   /** APPSYNC_JS namespace handler source (functions/namespace/handlers.js), run for every namespace. */
   namespaceHandlerCode?: string;
+  /**
+   * Data sources on the API, by name (data-sources.ts). AWS_LAMBDA: `invoke` is the real
+   * function's handler, called in-process with the payload the service sends.
+   */
+  dataSources?: Record<string, LambdaDataSource>;
+  /**
+   * Handler configs by namespace name (functions/namespace/code.ts `namespaceHandlerConfigs`,
+   * what the stack deploys): onPublish DIRECT or CODE with a data source. Default: none, the
+   * namespace code handles everything.
+   */
+  handlerConfigs?: Record<string, NamespaceHandlerConfigs>;
   /** How often `ka` is sent. Default: 60000. */
   keepAliveIntervalMs?: number;
   /** Announced in connection_ack. Default: 300000. */

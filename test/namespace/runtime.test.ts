@@ -164,7 +164,7 @@ describe('loading', () => {
     ['empty code', '', /non-empty string/],
     ['a syntax error', 'export function onPublish(ctx) { return ', /does not compile/],
     ['an import other than @aws-appsync/utils', "import fs from 'fs';\nexport function onPublish(ctx) { return ctx.events; }", /may import only @aws-appsync\/utils/],
-    ['a data-source handler object', 'export const onPublish = { request(ctx) { return {}; }, response(ctx) { return ctx.result; } };', /onPublish is object; the emulator runs handlers without data sources only/],
+    ['a data-source handler object for onSubscribe', 'export const onSubscribe = { request(ctx) { return {}; }, response(ctx) { return ctx.result; } };', /onSubscribe is object; expected a function/],
   ])('%s is refused at load', (_label, code, message) => {
     const e = failure(() => loadNamespaceHandlers(code));
     expect(e.code).toBe('HANDLER_CODE_INVALID');
