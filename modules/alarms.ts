@@ -37,7 +37,7 @@ export const PUBLISH_FAILURES = {
  */
 export const SECRET_READ_FAILED_MSG = 'secret read failed; no value to serve';
 export const SECRET_UNAVAILABLE = {
-  metricName: (fn: FunctionName) => `${fn[0].toUpperCase()}${fn.slice(1)}SecretUnavailable`,
+  metricName: (fn: FunctionName) => `${fn.split('-').map((w) => w[0].toUpperCase() + w.slice(1)).join('')}SecretUnavailable`,
   pattern: `{ ($.msg = "${SECRET_READ_FAILED_MSG}") || ($.code = "SECRET_UNAVAILABLE") || ($.reason = "SECRET_UNAVAILABLE") }`,
   value: '1',
 } as const;
@@ -49,6 +49,7 @@ const WHAT: Record<FunctionName, string> = {
   authorizer: 'WebSocket connects, subscribes and client publishes are refused while it fails',
   publish: 'publish API calls fail (500 INTERNAL, or the IAM invoke errors)',
   history: 'history API calls fail',
+  'socket-publish': 'client WebSocket publishes to socketPublish: pipeline namespaces fail (the publisher gets an error, nothing is delivered)',
 };
 
 export function alarmDescriptions(name: string, fn: FunctionName) {

@@ -14,6 +14,7 @@ import { Fn, TerraformIterator, TerraformOutput, Token, type TerraformElement } 
 import { AppsyncApi, type AppsyncApiEventConfigAuthProvider } from '@cdktf/provider-aws/lib/appsync-api';
 import { AppsyncApiKey } from '@cdktf/provider-aws/lib/appsync-api-key';
 import { AppsyncChannelNamespace } from '@cdktf/provider-aws/lib/appsync-channel-namespace';
+import { AppsyncDatasource } from '@cdktf/provider-aws/lib/appsync-datasource';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { CloudwatchLogMetricFilter } from '@cdktf/provider-aws/lib/cloudwatch-log-metric-filter';
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
@@ -32,10 +33,10 @@ import { type AuthMode, type EventsockConfig, type ResolvedConfig, resolveConfig
 import { ConfigError } from '../functions/core/errors';
 import { LIMITS } from '../functions/core/limits';
 import { MESSAGES_BY_NAMESPACE, TABLES, type TableDefinition, type TableName, tableName } from '../functions/core/tables';
-import { namespaceHandlerCode, namespaceHandlerSettings, SETTINGS_LINE_RE } from '../functions/namespace/code';
+import { namespaceHandlerCode, namespaceHandlerConfigs, namespaceHandlerSettings, SETTINGS_LINE_RE, SOCKET_PUBLISH_DATA_SOURCE } from '../functions/namespace/code';
 import { FUNCTIONS, FUNCTION_NAMES, type FunctionName, LAMBDA_ARCHITECTURE, LAMBDA_HANDLER, LAMBDA_RUNTIME, NAMESPACE_HANDLERS_FILE } from './functions';
 import { ALARM_PERIOD_SECONDS, ALARM_THRESHOLD, alarmDescriptions, alarmMetricNamespace, api5xxDescription, PUBLISH_FAILURES, publishFailuresDescription, SECRET_UNAVAILABLE } from './alarms';
-import { APPSYNC_ASSUME_ROLE, escapeTemplate, LAMBDA_ASSUME_ROLE, policyDocument, resourceList, type Statement } from './policy';
+import { APPSYNC_ASSUME_ROLE, appsyncAssumeRoleFor, escapeTemplate, LAMBDA_ASSUME_ROLE, policyDocument, resourceList, type Statement } from './policy';
 
 /** Where a function's zip is and its base64 SHA-256 (`source_code_hash`). */
 export interface LambdaCode {
@@ -149,6 +150,9 @@ export class Eventsock extends Construct {
   readonly tables: Record<TableName, DynamodbTable>;
   /** Channel namespace resources (one with for_each in the module export). */
   readonly namespaces: AppsyncChannelNamespace[];
+  /** The socket-publish function as the Event API's Lambda data source, and the role AppSync invokes it with. */
+  readonly socketPublishDataSource: AppsyncDatasource;
+  readonly socketPublishDataSourceRole: IamRole;
   readonly publishUrl?: LambdaFunctionUrl;
   readonly historyUrl?: LambdaFunctionUrl;
   /** The API's HTTP and realtime host names (from its `dns` map). */
@@ -356,6 +360,51 @@ export class Eventsock extends Construct {
       this.output('appsync_api_key', key.key, 'The AppSync API key (API_KEY auth mode).', true);
     }
 
+    // --- the socket-publish function and its data source (namespaces with socketPublish: 'pipeline')
+    const settings = this.settingsJson(resolved, vars, { host: this.httpHost, region: where.region });
+    const t = this.tables;
+    const tableWrites = {
+      // Ids and dedup are conditional single-item writes; a failed delivery deletes what it stored.
+      Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+      Resource: [t.messages.arn, t.heads.arn, t.dedup.arn],
+    };
+    // No appsync:EventPublish (the data-source answer is the delivery), no secrets, no EventBridge.
+    const socketPolicy = this.policy('socket-publish', [this.logStatement(logGroups['socket-publish']), { Sid: 'OwnTables', ...tableWrites }]);
+    const socketPublish = this.lambda('socket-publish', props.code['socket-publish'], settings, logGroups['socket-publish'], [socketPolicy]);
+    // AppSync assumes this role to invoke the function: trusted for this account's API only
+    // (aws:SourceAccount / aws:SourceArn, the confused-deputy conditions), allowed that one function.
+    this.socketPublishDataSourceRole = this.named(
+      new IamRole(this, 'socket_publish_ds_role', { name: `${name}-socket-publish-ds`, assumeRolePolicy: appsyncAssumeRoleFor(where.account, this.api.apiArn), tags }),
+      'socket_publish_ds_role',
+    );
+    const dsPolicy = this.named(
+      new IamRolePolicy(this, 'socket_publish_ds_policy', {
+        name: 'invoke-socket-publish',
+        role: this.socketPublishDataSourceRole.name,
+        policy: policyDocument([{ Sid: 'InvokeSocketPublish', Action: 'lambda:InvokeFunction', Resource: socketPublish.arn }]),
+      }),
+      'socket_publish_ds_policy',
+    );
+    // aws_appsync_datasource (terraform-provider-aws): type AWS_LAMBDA, lambda_config { function_arn }, service_role_arn.
+    this.socketPublishDataSource = this.named(
+      new AppsyncDatasource(this, 'socket_publish_ds', {
+        apiId: this.api.apiId,
+        name: SOCKET_PUBLISH_DATA_SOURCE,
+        description: 'Eventsock socket-publish: client WebSocket publishes through the publish pipeline',
+        type: 'AWS_LAMBDA',
+        serviceRoleArn: this.socketPublishDataSourceRole.arn,
+        lambdaConfig: { functionArn: socketPublish.arn },
+        dependsOn: [dsPolicy],
+      }),
+      'socket_publish_ds',
+    );
+    const dsName = this.socketPublishDataSource.name;
+    // handler_configs as channel_namespace.go spells them: on_publish { behavior, integration { data_source_name, lambda_config { invoke_type } } }.
+    const pipelineOnPublish = () => {
+      const c = namespaceHandlerConfigs({ socketPublish: 'pipeline' })!.onPublish!;
+      return { behavior: c.behavior, integration: { dataSourceName: dsName, invokeType: c.integration.lambdaConfig!.invokeType } };
+    };
+
     // --- channel namespaces
     const nsCommon = { apiId: this.api.apiId, codeHandlers: handlersCode, tags };
     if (vars) {
@@ -372,6 +421,11 @@ export class Eventsock extends Construct {
         }),
         'namespace',
       );
+      const p = pipelineOnPublish();
+      ns.addOverride('dynamic.handler_configs', {
+        for_each: `\${each.value.socketPublish == "pipeline" ? [1] : []}`,
+        content: { on_publish: [{ behavior: p.behavior, integration: [{ data_source_name: p.integration.dataSourceName, lambda_config: [{ invoke_type: p.integration.invokeType }] }] }] },
+      });
       this.namespaces = [ns];
       this.namespaceArns = resourceList(`[for k, ns in ${ns.terraformResourceType}.${ns.friendlyUniqueId} : ns.channel_namespace_arn]`);
     } else {
@@ -382,6 +436,12 @@ export class Eventsock extends Construct {
             name: n.name,
             publishAuthMode: n.publishAuthModes.map(mode),
             subscribeAuthMode: n.subscribeAuthModes.map(mode),
+            ...(namespaceHandlerConfigs(n)
+              ? (() => {
+                  const p = pipelineOnPublish();
+                  return { handlerConfigs: [{ onPublish: [{ behavior: p.behavior, integration: [{ dataSourceName: p.integration.dataSourceName, lambdaConfig: [{ invokeType: p.integration.invokeType }] }] }] }] };
+                })()
+              : {}),
           }),
           `namespace_${n.name.replace(/-/g, '_')}`,
         ),
@@ -390,18 +450,11 @@ export class Eventsock extends Construct {
     }
 
     // --- publish and history
-    const settings = this.settingsJson(resolved, vars, { host: this.httpHost, region: where.region });
-    const t = this.tables;
     const publishPolicy = this.policy('publish', [
       this.logStatement(logGroups.publish),
       // HTTP publish to AppSync Events needs EventPublish only; EventConnect is for WebSocket connections.
       { Sid: 'PublishEvents', Action: 'appsync:EventPublish', Resource: this.namespaceArns },
-      {
-        Sid: 'OwnTables',
-        // Ids and dedup are conditional single-item writes; a failed delivery deletes what it stored.
-        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
-        Resource: [t.messages.arn, t.heads.arn, t.dedup.arn],
-      },
+      { Sid: 'OwnTables', ...tableWrites },
       { Sid: 'ReadApiKeys', Action: 'ssm:GetParameter', Resource: cfg.publish.apiKeyParameterNames.map((n, i) => paramArn(n, apiKeyParams[i])) },
       // Client publishes with a JWT (POST /publish) are verified as the history function verifies them.
       ...(cfg.tokens.hs256Keys.length > 0
@@ -420,7 +473,7 @@ export class Eventsock extends Construct {
         : []),
     ]);
     const history = this.lambda('history', props.code.history, settings, logGroups.history, [historyPolicy]);
-    this.functions = { authorizer, publish, history };
+    this.functions = { authorizer, publish, history, 'socket-publish': socketPublish };
 
     const scoped = props.scopeFunctionUrlInvoke ?? true;
     if (cfg.publish.httpEndpoint) {
@@ -525,12 +578,14 @@ export class Eventsock extends Construct {
     for (const fn of fns) {
       const d = alarmDescriptions(name, fn);
       const dimensions = { FunctionName: this.functions[fn].functionName };
-      alarm(`${fn}_errors`, `${fn}-errors`, d.errors, { namespace: 'AWS/Lambda', metricName: 'Errors', dimensions });
-      alarm(`${fn}_throttles`, `${fn}-throttles`, d.throttles, { namespace: 'AWS/Lambda', metricName: 'Throttles', dimensions });
+      const key = fn.replace(/-/g, '_');
+      alarm(`${key}_errors`, `${fn}-errors`, d.errors, { namespace: 'AWS/Lambda', metricName: 'Errors', dimensions });
+      alarm(`${key}_throttles`, `${fn}-throttles`, d.throttles, { namespace: 'AWS/Lambda', metricName: 'Throttles', dimensions });
     }
     filter('publish_failures', 'publish', PUBLISH_FAILURES.pattern, PUBLISH_FAILURES.metricName, PUBLISH_FAILURES.value);
     alarm('publish_failures', 'publish-failures', publishFailuresDescription(name), { namespace: ns, metricName: PUBLISH_FAILURES.metricName });
-    for (const fn of fns) {
+    // The socket-publish function reads no secret.
+    for (const fn of fns.filter((f) => f !== 'socket-publish')) {
       const metricName = SECRET_UNAVAILABLE.metricName(fn);
       filter(`${fn}_secret_unavailable`, fn, SECRET_UNAVAILABLE.pattern, metricName, SECRET_UNAVAILABLE.value);
       alarm(`${fn}_secret_unavailable`, `${fn}-secret-unavailable`, alarmDescriptions(name, fn).secretUnavailable, { namespace: ns, metricName });
@@ -557,7 +612,7 @@ export class Eventsock extends Construct {
 
   /** Gives the resource a readable, stable address: `<construct id>_<name>`. */
   private named<T extends TerraformElement>(r: T, logical: string): T {
-    r.overrideLogicalId(`${this.prefix}_${logical}`);
+    r.overrideLogicalId(`${this.prefix}_${logical.replace(/-/g, '_')}`);
     return r;
   }
 

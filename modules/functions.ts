@@ -1,10 +1,10 @@
 /**
- * The three Lambda functions the stack deploys: where their code lives, how big
+ * The four Lambda functions the stack deploys: where their code lives, how big
  * their container is, and the file names the build writes. The build, the
  * construct, the module export and the bench all read this list, so adding a
  * function is one entry here.
  */
-export type FunctionName = 'authorizer' | 'publish' | 'history';
+export type FunctionName = 'authorizer' | 'publish' | 'history' | 'socket-publish';
 
 export interface FunctionSpec {
   name: FunctionName;
@@ -24,6 +24,9 @@ export const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
   // Publishing a batch of 100 messages means up to 20 AppSync POSTs plus DynamoDB writes.
   publish: { name: 'publish', entry: 'functions/publish/index.ts', memoryMb: 512, timeoutSeconds: 30, budget: { maxBytes: 600 * 1024, maxLoadMs: 80 } },
   history: { name: 'history', entry: 'functions/history/index.ts', memoryMb: 256, timeoutSeconds: 10, budget: { maxBytes: 600 * 1024, maxLoadMs: 80 } },
+  // The namespaces' Lambda data source: AppSync waits on it for every socket publish (up to
+  // 5 events, a few DynamoDB writes). Its dedup lease (15 s) outlasts this timeout.
+  'socket-publish': { name: 'socket-publish', entry: 'functions/socket-publish/index.ts', memoryMb: 512, timeoutSeconds: 10, budget: { maxBytes: 600 * 1024, maxLoadMs: 80 } },
 };
 
 export const FUNCTION_NAMES = Object.keys(FUNCTIONS) as FunctionName[];

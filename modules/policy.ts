@@ -36,6 +36,24 @@ export const APPSYNC_ASSUME_ROLE = JSON.stringify({
 });
 
 /**
+ * AppSync as a service principal for one API: the confused-deputy conditions IAM recommends
+ * (aws:SourceAccount and aws:SourceArn), so no other account's or API's AppSync can use the role.
+ */
+export function appsyncAssumeRoleFor(account: string, apiArn: string): string {
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'appsync.amazonaws.com' },
+        Action: 'sts:AssumeRole',
+        Condition: { StringEquals: { 'aws:SourceAccount': account }, ArnLike: { 'aws:SourceArn': apiArn } },
+      },
+    ],
+  });
+}
+
+/**
  * Terraform treats `${` and `%{` in any string as template syntax. Literal text that
  * came from the user's config (an issuer URL, a tag) is escaped before it is placed
  * in a string that also carries real references.

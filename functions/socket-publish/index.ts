@@ -5,7 +5,6 @@
  * local parts.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { settingsFromEnv } from '../core/config';
 import { functionLogger } from '../shared/log';
 import { createSocketPublishHandler, type SocketPublishHandler } from './handler';
@@ -20,7 +19,6 @@ function create(): SocketPublishHandler {
     settings: settingsFromEnv(process.env),
     logger: functionLogger('socket-publish'),
     dynamo: new DynamoDBClient({}),
-    eventBridge: new EventBridgeClient({}),
   });
 }
 

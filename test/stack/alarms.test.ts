@@ -35,6 +35,9 @@ describe('alarms in the stack', () => {
         'shop-publish-failures',
         'shop-publish-secret-unavailable',
         'shop-publish-throttles',
+        // The socket-publish function reads no secret: errors and throttles only.
+        'shop-socket-publish-errors',
+        'shop-socket-publish-throttles',
       ].sort(),
     );
     for (const alarm of Object.values(a)) {
@@ -42,8 +45,8 @@ describe('alarms in the stack', () => {
       expect(alarm.alarm_description).toMatch(/docs\/errors\.md, section Alarms\.$/);
       expect(alarm.alarm_description.length).toBeLessThanOrEqual(1024);
     }
-    for (const fn of ['authorizer', 'publish', 'history']) {
-      const dimensions = { FunctionName: `\${aws_lambda_function.eventsock_${fn}.function_name}` };
+    for (const fn of ['authorizer', 'publish', 'history', 'socket-publish']) {
+      const dimensions = { FunctionName: `\${aws_lambda_function.eventsock_${fn.replace('-', '_')}.function_name}` };
       expect(a[`shop-${fn}-errors`]).toMatchObject({ namespace: 'AWS/Lambda', metric_name: 'Errors', dimensions });
       expect(a[`shop-${fn}-throttles`]).toMatchObject({ namespace: 'AWS/Lambda', metric_name: 'Throttles', dimensions });
     }
@@ -72,7 +75,7 @@ describe('alarms in the stack', () => {
     expect(resources(tf, 'aws_cloudwatch_log_metric_filter')).toEqual([]);
     const noHistory = synthStack({ history: { enabled: false } }).tf;
     expect(Object.keys(alarms(noHistory)).filter((n) => n.includes('history'))).toEqual([]);
-    expect(Object.keys(alarms(noHistory))).toHaveLength(8);
+    expect(Object.keys(alarms(noHistory))).toHaveLength(10);
     expect(filters(noHistory)).toHaveLength(3);
   });
 
@@ -80,7 +83,7 @@ describe('alarms in the stack', () => {
     const other = 'arn:aws:sns:eu-west-1:123456789012:ops';
     const { tf } = synthStack({ alarms: { snsTopicArns: [TOPIC, other] } });
     const a = Object.values(alarms(tf));
-    expect(a).toHaveLength(11);
+    expect(a).toHaveLength(13);
     for (const alarm of a) expect(alarm).toMatchObject({ alarm_actions: [TOPIC, other], ok_actions: [TOPIC, other] });
   });
 });

@@ -99,7 +99,7 @@ describe('the project functions', () => {
   it('build into zips whose bundles load in a fresh Node process', async () => {
     const out = tmp();
     const built = await buildFunctions({ outDir: out });
-    expect(built.map((b) => b.name)).toEqual(['authorizer', 'publish', 'history']);
+    expect(built.map((b) => b.name)).toEqual(['authorizer', 'publish', 'history', 'socket-publish']);
     for (const b of built) {
       expect(b.files).toContain('index.mjs');
       const file = join(out, b.name, 'index.mjs');

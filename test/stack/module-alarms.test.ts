@@ -6,6 +6,7 @@
  * Expressions are evaluated with terraform console (offline, no provider).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { FUNCTION_NAMES, type FunctionName } from '../../modules/functions';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig } from '../../functions/core/config';
@@ -22,8 +23,8 @@ let localsDir: string;
 const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:on-call';
 
 beforeAll(async () => {
-  const zips = {} as Record<'authorizer' | 'publish' | 'history', string>;
-  for (const fn of ['authorizer', 'publish', 'history'] as const) {
+  const zips = {} as Record<FunctionName, string>;
+  for (const fn of FUNCTION_NAMES) {
     zips[fn] = join(root, `${fn}.zip`);
     writeFileSync(zips[fn], `stand-in zip for ${fn}`);
   }
@@ -74,7 +75,7 @@ describe('module alarms variable', () => {
 
   it('switches every alarm and filter with alarms.enabled, history\'s also with history.enabled', () => {
     const all = [...moduleAlarms(), ...moduleFilters()];
-    expect(all.length).toBe(15);
+    expect(all.length).toBe(17);
     // Each distinct count expression, evaluated once per case.
     const counts = [...new Set(all.map(([, r]) => bare(r.count)))];
     expect(counts).toHaveLength(2);

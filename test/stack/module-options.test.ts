@@ -5,6 +5,7 @@
  * variable, and the namespace code size limit is checked at plan time.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { FUNCTION_NAMES, type FunctionName } from '../../modules/functions';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MAX_DATA_BYTES_CEILING, resolveConfig, runtimeSettings } from '../../functions/core/config';
@@ -22,8 +23,8 @@ let outputs: Record<string, Json>;
 let localsDir: string;
 
 const zips = () => {
-  const z = {} as Record<'authorizer' | 'publish' | 'history', string>;
-  for (const fn of ['authorizer', 'publish', 'history'] as const) {
+  const z = {} as Record<FunctionName, string>;
+  for (const fn of FUNCTION_NAMES) {
     z[fn] = join(root, `${fn}.zip`);
     writeFileSync(z[fn], `stand-in zip for ${fn}`);
   }
@@ -189,6 +190,36 @@ describe('module publish, history and logging variables', () => {
     for (const v of [`publish={ max_data_bytes = ${MAX_DATA_BYTES_CEILING} }`, 'publish={ max_data_bytes = 1 }', 'history={ cors_allowed_origins = ["*", "http://localhost:5173"] }', 'publish={ cors_allowed_origins = [] }', 'publish={ cors_allowed_origins = ["*", "http://localhost:5173"] }', 'appsync_log_level=ALL']) {
       expect([v, tfConsole(localsDir, [v], 'var.name').out]).toEqual([v, '"eventsock"']);
     }
+  });
+});
+
+describe('module namespaces.*.socket_publish', () => {
+  it('resolves as resolveConfig does (pipeline by default with client_publish) and is refused without client_publish', () => {
+    const cases: Array<[string, Record<string, Record<string, unknown>>]> = [
+      ['namespaces={ default = {}, chat = { client_publish = true }, raw = { client_publish = true, socket_publish = "direct" } }', { default: {}, chat: { clientPublish: true }, raw: { clientPublish: true, socketPublish: 'direct' } }],
+      ['namespaces={ default = { client_publish = true, socket_publish = "pipeline" } }', { default: { clientPublish: true, socketPublish: 'pipeline' } }],
+    ];
+    for (const [v, namespaces] of cases) {
+      const tf = evaluate([v], 'local.namespace_settings') as Record<string, { socketPublish: string }>;
+      const want = resolveConfig({ namespaces }).namespaces;
+      expect([v, Object.fromEntries(Object.entries(tf).map(([k, n]) => [k, n.socketPublish]))]).toEqual([v, Object.fromEntries(Object.entries(want).map(([k, n]) => [k, n.socketPublish]))]);
+    }
+    for (const v of ['namespaces={ default = { socket_publish = "pipeline" } }', 'namespaces={ default = { client_publish = true, socket_publish = "lambda" } }']) {
+      const r = tfConsole(localsDir, [v], 'var.name');
+      expect([v, r.out]).toEqual([v, expect.stringMatching(/namespaces\.\*\.socket_publish must be direct or pipeline; pipeline needs\s+client_publish/)]);
+    }
+    expect(() => resolveConfig({ namespaces: { default: { socketPublish: 'pipeline' } } })).toThrow(/socketPublish/);
+  });
+
+  it('gives pipeline namespaces the stack\'s handler_configs (a dynamic block on the namespace for_each)', () => {
+    const ns = main.resource.aws_appsync_channel_namespace.eventsock_namespace;
+    expect(ns.dynamic.handler_configs).toEqual({
+      for_each: '${each.value.socketPublish == "pipeline" ? [1] : []}',
+      content: { on_publish: [{ behavior: 'DIRECT', integration: [{ data_source_name: '${aws_appsync_datasource.eventsock_socket_publish_ds.name}', lambda_config: [{ invoke_type: 'REQUEST_RESPONSE' }] }] }] },
+    });
+    const stack = synthStack({ namespaces: { default: {}, chat: { clientPublish: true } } }).tf;
+    expect(stack.resource.aws_appsync_channel_namespace.eventsock_namespace_chat.handler_configs).toEqual([ns.dynamic.handler_configs.content]);
+    expect(main.resource.aws_appsync_datasource.eventsock_socket_publish_ds).toEqual(stack.resource.aws_appsync_datasource.eventsock_socket_publish_ds);
   });
 });
 

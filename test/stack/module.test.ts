@@ -5,6 +5,7 @@
  * What it cannot validate is listed in terraform-support.ts and printed here.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { FUNCTION_NAMES, type FunctionName } from '../../modules/functions';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig, runtimeSettings } from '../../functions/core/config';
@@ -24,8 +25,8 @@ let init: { status: number | null; out: string };
 let localsDir: string;
 
 beforeAll(async () => {
-  const zips = {} as Record<'authorizer' | 'publish' | 'history', string>;
-  for (const fn of ['authorizer', 'publish', 'history'] as const) {
+  const zips = {} as Record<FunctionName, string>;
+  for (const fn of FUNCTION_NAMES) {
     zips[fn] = join(root, `${fn}.zip`);
     writeFileSync(zips[fn], `stand-in zip for ${fn}`);
   }
@@ -41,7 +42,7 @@ const read = (f: string) => readFileSync(join(mod.dir, f), 'utf8');
 describe('exported Terraform module', () => {
   it('writes the module files, with the Lambda zips inside', () => {
     expect(mod.files).toEqual([
-      'README.md', 'examples/basic/main.tf', 'functions/authorizer.zip', 'functions/history.zip', 'functions/publish.zip', 'main.tf.json', 'outputs.tf.json', 'variables.tf', 'versions.tf',
+      'README.md', 'examples/basic/main.tf', 'functions/authorizer.zip', 'functions/history.zip', 'functions/publish.zip', 'functions/socket-publish.zip', 'main.tf.json', 'outputs.tf.json', 'variables.tf', 'versions.tf',
     ]);
     expect(read('functions/publish.zip')).toBe('stand-in zip for publish');
   });
@@ -61,9 +62,9 @@ describe('exported Terraform module', () => {
 
   it('points each function at its zip under ${path.module}, with the zip\'s hash', () => {
     const fns = (JSON.parse(read('main.tf.json')) as Json).resource.aws_lambda_function as Json;
-    for (const fn of ['authorizer', 'publish', 'history']) {
-      expect(fns[`eventsock_${fn}`].filename).toBe(`\${path.module}/functions/${fn}.zip`);
-      expect(fns[`eventsock_${fn}`].source_code_hash).toBe(sha256Base64(readFileSync(join(mod.dir, 'functions', `${fn}.zip`))));
+    for (const fn of FUNCTION_NAMES) {
+      expect(fns[`eventsock_${fn.replace(/-/g, '_')}`].filename).toBe(`\${path.module}/functions/${fn}.zip`);
+      expect(fns[`eventsock_${fn.replace(/-/g, '_')}`].source_code_hash).toBe(sha256Base64(readFileSync(join(mod.dir, 'functions', `${fn}.zip`))));
     }
   });
 
@@ -166,7 +167,7 @@ describe('exported Terraform module', () => {
     const vars = ['-var', 'namespaces={ default = {}, chat = { client_publish = true }, feed = { allow_wildcard_subscribe = false } }'];
     const src = PASS_THROUGH.replace('return ctx.events;', 'const p = `${ctx.info.channel.path} 100%{x}`;\n  return ctx.events;');
     const m2 = join(root, 'module-code');
-    return exportModule({ outDir: m2, zips: Object.fromEntries(['authorizer', 'publish', 'history'].map((f) => [f, join(root, `${f}.zip`)])) as never, namespaceHandlers: src, archive: false }).then(() => {
+    return exportModule({ outDir: m2, zips: Object.fromEntries(FUNCTION_NAMES.map((f) => [f, join(root, `${f}.zip`)])) as never, namespaceHandlers: src, archive: false }).then(() => {
       const code = JSON.parse(spawnConsole(localsOnlyCopy(m2), vars, 'local.namespace_code == null ? "" : jsonencode(local.namespace_code)\n'));
       const expected = namespaceHandlerCode(resolveConfig({ namespaces: { default: {}, chat: { clientPublish: true }, feed: { allowWildcardSubscribe: false } } }), src);
       // jsonencode sorts keys: compare the SETTINGS object by value and every other character exactly.

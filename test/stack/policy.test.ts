@@ -3,7 +3,7 @@
  * retention, one role per function, and who may invoke what. Runs over several
  * configs so that options cannot widen a policy unnoticed.
  */
-import type { EventsockConfig } from '../../functions/core/config';
+import { resolveConfig, type EventsockConfig } from '../../functions/core/config';
 import { MESSAGES_BY_NAMESPACE, TABLES } from '../../functions/core/tables';
 import projectConfig from '../../eventsock.config';
 import { resources, synthStack } from './synth-support';
@@ -28,6 +28,10 @@ const ALLOWED_ACTIONS: Record<string, string[]> = {
   ],
   eventsock_history_policy: ['logs:CreateLogStream', 'logs:PutLogEvents', 'dynamodb:Query', 'ssm:GetParameter'],
   eventsock_appsync_logs_policy: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+  // The namespaces' data source: no appsync:EventPublish (its answer is the delivery), no secrets, no EventBridge.
+  eventsock_socket_publish_policy: ['logs:CreateLogStream', 'logs:PutLogEvents', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+  // The role AppSync assumes to invoke it.
+  eventsock_socket_publish_ds_policy: ['lambda:InvokeFunction'],
 };
 
 const configs: Array<[string, EventsockConfig]> = [
@@ -159,6 +163,49 @@ describe.each(configs)('policy suite, %s config', (_label, config) => {
       expect(p.function_name).not.toBe('${aws_lambda_function.eventsock_authorizer.function_name}');
       if (p.action === 'lambda:InvokeFunctionUrl') expect([id, p.function_url_auth_type]).toEqual([id, 'NONE']);
       else expect([id, p.action, p.invoked_via_function_url]).toEqual([id, 'lambda:InvokeFunction', true]);
+    }
+  });
+
+  it('makes the socket-publish function the API\'s Lambda data source, invoked with a role for this API and that function only', () => {
+    const [[, ds], ...more] = resources(tf, 'aws_appsync_datasource');
+    expect(more).toEqual([]);
+    expect(ds).toMatchObject({
+      api_id: '${aws_appsync_api.eventsock_api.api_id}',
+      name: 'eventsock_socket_publish',
+      type: 'AWS_LAMBDA',
+      service_role_arn: '${aws_iam_role.eventsock_socket_publish_ds_role.arn}',
+      lambda_config: { function_arn: '${aws_lambda_function.eventsock_socket_publish.arn}' },
+    });
+    const role = Object.fromEntries(resources(tf, 'aws_iam_role')).eventsock_socket_publish_ds_role;
+    expect(JSON.parse(role.assume_role_policy as string).Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'appsync.amazonaws.com' },
+        Action: 'sts:AssumeRole',
+        Condition: { StringEquals: { 'aws:SourceAccount': '${data.aws_arn.eventsock_account.account}' }, ArnLike: { 'aws:SourceArn': '${aws_appsync_api.eventsock_api.api_arn}' } },
+      },
+    ]);
+    const invoke = policies.filter((p) => p.role === '${aws_iam_role.eventsock_socket_publish_ds_role.name}');
+    expect(invoke.map((p) => p.doc.Statement)).toEqual([[{ Sid: 'InvokeSocketPublish', Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: '${aws_lambda_function.eventsock_socket_publish.arn}' }]]);
+    const sock = policies.find((p) => p.id === 'eventsock_socket_publish_policy')!.doc.Statement;
+    expect(sock.filter((s) => list(s.Action).some((a) => a.startsWith('dynamodb:'))).flatMap((s) => list(s.Resource)).sort()).toEqual(
+      Object.keys(TABLES).map((t) => `\${aws_dynamodb_table.eventsock_table_${t}.arn}`).sort(),
+    );
+  });
+
+  it('sends onPublish of exactly the socketPublish: pipeline namespaces DIRECT to the data source, waiting for its answer', () => {
+    const resolved = resolveConfig(config);
+    for (const [id, ns] of resources(tf, 'aws_appsync_channel_namespace')) {
+      const pipeline = resolved.namespaces[ns.name as string].socketPublish === 'pipeline';
+      if (!pipeline) expect([id, ns.handler_configs]).toEqual([id, undefined]);
+      else {
+        expect([id, ns.handler_configs]).toEqual([
+          id,
+          [{ on_publish: [{ behavior: 'DIRECT', integration: [{ data_source_name: '${aws_appsync_datasource.eventsock_socket_publish_ds.name}', lambda_config: [{ invoke_type: 'REQUEST_RESPONSE' }] }] }] }],
+        ]);
+        // onSubscribe stays the namespace code's.
+        expect(ns.code_handlers).toEqual(expect.stringContaining('export function onSubscribe'));
+      }
     }
   });
 

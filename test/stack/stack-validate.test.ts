@@ -27,7 +27,7 @@ it('synthesizes a stack that terraform validates, apart from what aws 5.100.0 an
   writeFileSync(zip, 'stand-in');
   const app = Testing.app();
   const z = { zipPath: zip, zipSha256: 'c3RhbmQtaW4=' };
-  const stack = new EventsockStack(app, 'eventsock', { config: projectConfig, zips: { authorizer: z, publish: z, history: z }, namespaceHandlers: readNamespaceHandlers(), region: 'eu-west-1' });
+  const stack = new EventsockStack(app, 'eventsock', { config: projectConfig, zips: { authorizer: z, publish: z, history: z, 'socket-publish': z }, namespaceHandlers: readNamespaceHandlers(), region: 'eu-west-1' });
   const outdir = Testing.fullSynth(stack);
   const copy = join(work, 'out');
   cpSync(outdir, copy, { recursive: true });

@@ -31,7 +31,7 @@ export function synthStack(config: EventsockConfig, opts: { namespaceHandlers?: 
   const z = { zipPath: fakeZip(), zipSha256: 'c2FtZS1ieXRlcw==' };
   const stack = new EventsockStack(app, 'eventsock', {
     config,
-    zips: { authorizer: z, publish: z, history: z },
+    zips: { authorizer: z, publish: z, history: z, 'socket-publish': z },
     namespaceHandlers: opts.namespaceHandlers ?? PASS_THROUGH,
     region: 'eu-west-1',
   });
