@@ -25,6 +25,7 @@ import { createAuthorizer, type TokenSource } from './auth';
 import { DEFAULT_RECONNECT } from './backoff';
 import { Connection } from './connection';
 import { EchoFilter } from './echo';
+import { OwnIds } from './own-ids';
 import { resolveEndpoint } from './endpoint';
 import { EventsockClientError } from './errors';
 import type { HistoryOptions } from './history';
@@ -61,6 +62,8 @@ class Client implements EventsockClient {
     if (!WS) throw new EventsockClientError('INVALID_ARGUMENT', 'no WebSocket implementation: pass options.WebSocket (the Node entry passes ws)', { field: 'WebSocket' });
     const connectAuth = createAuthorizer(opts.auth, endpoint.httpHost, { region: endpoint.region });
     const echo = new EchoFilter(opts.echo ?? true);
+    // Ids of own socket publishes, read off their echoes (client/own-ids.ts).
+    const ownIds = new OwnIds();
     const requestTimeoutMs = opts.requestTimeoutMs ?? 15_000;
     let history: (HistoryOptions & { token: TokenSource }) | undefined;
     if (opts.history) {
@@ -112,6 +115,7 @@ class Client implements EventsockClient {
       connection,
       requests,
       echo,
+      ownIds,
       history,
       requestTimeoutMs,
       authorizerFor: (auth) => (auth ? createAuthorizer(auth, endpoint.httpHost, { region: endpoint.region }) : connectAuth),
@@ -122,6 +126,8 @@ class Client implements EventsockClient {
       state: () => connection.state,
       auth: connectAuth,
       echo,
+      ownIds,
+      requestTimeoutMs,
       requests,
       subs: this.subscriptions.records,
       publishApi,

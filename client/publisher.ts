@@ -12,6 +12,7 @@ import { LIMITS } from '../functions/core/limits';
 import type { Authorizer, TokenSource } from './auth';
 import { asClientError } from './as-client-error';
 import type { EchoFilter } from './echo';
+import { duplicateOf, type OwnIds } from './own-ids';
 import { EventsockClientError, PublishError, type ClientErrorCode } from './errors';
 import { monotonicUlid, randomId } from './ids';
 import { publishStored, type PublishApiOptions } from './publish-api';
@@ -24,6 +25,10 @@ export interface PublisherDeps {
   /** The connection's authorizer: signs each publish frame. */
   auth: Authorizer;
   echo: EchoFilter;
+  /** Learns the ids of socket publishes from their echoes (client/own-ids.ts). */
+  ownIds: OwnIds;
+  /** Bounds the wait for those echoes. */
+  requestTimeoutMs: number;
   requests: Requests;
   /** The client's subscriptions, by id. */
   subs: ReadonlyMap<string, SubRecord>;
@@ -33,6 +38,9 @@ export interface PublisherDeps {
   /** Delivers one envelope to a subscription (dropped if already seen). */
   deliver(sub: SubRecord, env: Envelope): void;
 }
+
+/** How long a socket publish's answer waits for its own echo to learn the ids (own-ids.ts). */
+const OWN_ID_WAIT_MS = 2000;
 
 export class Publisher {
   /**
@@ -69,12 +77,13 @@ export class Publisher {
     // With echo off each event carries a fresh nonce (client/echo.ts), remembered for the
     // subscriptions that will receive it; forgotten again if this publish never goes out.
     const segments = path.split('/').slice(1);
-    const matching = this.deps.echo.echo ? [] : [...this.deps.subs.values()].filter((s) => subscriptionMatches(parseChannel(s.channel, { allowWildcard: true }), segments)).map((s) => s.id);
+    const receiving = [...this.deps.subs.values()].filter((s) => subscriptionMatches(parseChannel(s.channel, { allowWildcard: true }), segments)).map((s) => s.id);
+    const matching = this.deps.echo.echo ? [] : receiving;
     if (opts.stored) return this.publishStoredEvents(path, list, matching);
     const nonces: Array<string | undefined> = [];
     let payloads: string[];
     try {
-      payloads = list.map((e, i) => this.serializeEvent(e, i, path, matching, nonces));
+      payloads = list.map((e, i) => this.serializeEvent(e, i, path, matching, nonces, receiving.length > 0));
     } catch (e) {
       this.deps.echo.forget(nonces);
       throw e;
@@ -101,7 +110,25 @@ export class Publisher {
       successful: Array.isArray(frame.successful) ? (frame.successful as PublishResult['successful']) : [],
       failed: Array.isArray(frame.failed) ? (frame.failed as PublishResult['failed']) : [],
     };
+    // A repeated deduplicationId (the pipeline's DUPLICATE answer) was published before: a success.
+    result.failed = result.failed.filter((f) => {
+      const first = duplicateOf(f?.message);
+      if (first === undefined) return true;
+      result.successful.push({ identifier: f.identifier ?? first, index: f.index, id: first, duplicate: true });
+      return false;
+    });
+    result.successful.sort((a, b) => a.index - b.index);
     this.deps.echo.forget(result.failed.map((f) => (typeof f?.index === 'number' ? nonces[f.index] : undefined)));
+    // The ids the namespace gave, read off the echoes; with echo off also marked seen, so a catch-up skips their stored copies.
+    const fresh = result.successful.filter((s) => s.id === undefined);
+    const ids = await this.deps.ownIds.take(fresh.map((s) => nonces[s.index]), Math.min(this.deps.requestTimeoutMs, OWN_ID_WAIT_MS));
+    this.deps.ownIds.forget(nonces);
+    fresh.forEach((s, k) => {
+      const got = ids[k];
+      if (got === undefined) return;
+      s.id = got;
+      for (const subId of matching) this.deps.subs.get(subId)?.seen.add(got);
+    });
     return result;
   }
 
@@ -161,7 +188,7 @@ export class Publisher {
     }
   }
 
-  private serializeEvent(e: ClientEvent, i: number, path: string, matching: string[], nonces: Array<string | undefined>): string {
+  private serializeEvent(e: ClientEvent, i: number, path: string, matching: string[], nonces: Array<string | undefined>, receiving: boolean): string {
     const field = `events[${i}]`;
     if (!e || typeof e !== 'object') throw new EventsockClientError('INVALID_ARGUMENT', `${field} must be { event, data? }`, { field });
     try {
@@ -175,8 +202,10 @@ export class Publisher {
     const body: Record<string, unknown> =
       this.deps.auth.type === 'iam'
         ? { id: this.nextId(), event: e.event, channel: path, data: e.data ?? null, meta: { uid: null, umd: null } }
-        : { event: e.event, data: e.data ?? null };
-    const nonce = this.deps.echo.mark(path, e.event, matching);
+        : { event: e.event, data: e.data ?? null, ...(e.deduplicationId !== undefined ? { deduplicationId: e.deduplicationId } : {}) };
+    let nonce = this.deps.echo.mark(path, e.event, matching);
+    // A subscription will get it back: mark it so its id can be read off the echo (own-ids.ts).
+    if (receiving && this.deps.auth.type !== 'iam') nonce = this.deps.ownIds.track(nonce);
     nonces.push(nonce);
     if (nonce !== undefined) body.nonce = nonce;
     let text: string;

@@ -14,6 +14,7 @@ import { asClientError } from './as-client-error';
 import { backoffDelay } from './backoff';
 import { CatchUp } from './catch-up';
 import type { EchoFilter } from './echo';
+import type { OwnIds } from './own-ids';
 import { EventsockClientError, SubscribeError, type ClientErrorCode } from './errors';
 import type { HistoryOptions } from './history';
 import type { Requests } from './requests';
@@ -37,6 +38,8 @@ export interface SubscriptionsDeps {
   connection: SubscriptionLink;
   requests: Requests;
   echo: EchoFilter;
+  /** Learns the ids of this client's own socket publishes from their echoes (client/own-ids.ts). */
+  ownIds: OwnIds;
   history?: HistoryOptions & { token: TokenSource };
   requestTimeoutMs: number;
   /** The authorizer for a subscription: its own `auth` option, else the connection's. Throws on a bad option. */
@@ -249,6 +252,7 @@ export class Subscriptions {
       return;
     }
     const env = parsed as Envelope;
+    this.deps.ownIds.observe(env as Envelope & { nonce?: unknown });
     if (sub.seen.has(env.id)) return;
     if (this.deps.echo.isOwnEcho(sub.id, env)) {
       sub.seen.add(env.id);

@@ -55,7 +55,10 @@ export interface ClientOptions {
 export interface ClientEvent {
   event: string;
   data?: unknown;
-  /** Stored publishes only: a repeat within 5 minutes (from the same user) is not delivered again and answers the first id. */
+  /**
+   * A repeat within 5 minutes (from the same user) is not delivered again and answers the first
+   * id (`duplicate: true`): stored publishes, and socket publishes to a `socketPublish: 'pipeline'` namespace.
+   */
   deduplicationId?: string;
 }
 
@@ -69,7 +72,11 @@ export interface PublishOptions {
 }
 
 export interface PublishResult {
-  /** `identifier`: the service's event identifier; for a stored publish the message id, also in `id`. */
+  /**
+   * `identifier`: the service's event identifier; for a stored publish the message id, also in `id`.
+   * Over the socket `id` is the envelope id the namespace gave, when a subscription of this client
+   * receives the channel (it is read off the echo), and for a `duplicate` the first message's id.
+   */
   successful: Array<{ identifier: string; index: number; id?: string; duplicate?: true }>;
   failed: Array<{ identifier?: string; index: number; code?: string; message?: string }>;
 }

@@ -405,12 +405,16 @@ describe('echo control', () => {
     expect(mine.map((m) => m.data)).toEqual(['from other']);
     expect(theirs.map((m) => m.data)).toEqual(['from me 1', 'from me 2', 'from other']);
     expect([...mine, ...theirs].every((m) => !('nonce' in m))).toBe(true);
-    // Only the echo-off client marks what it publishes, with a fresh nonce per event.
+    // A fresh nonce per event, also from the echo-on client: it is subscribed, so it reads its ids off the echo (own-ids.ts).
     const published = publishedBodies();
     expect(published[0].nonce).toMatch(/^[0-9a-f]{24}$/);
     expect(published[1].nonce).toMatch(/^[0-9a-f]{24}$/);
     expect(published[1].nonce).not.toBe(published[0].nonce);
-    expect(published[2]).not.toHaveProperty('nonce');
+    expect(published[2].nonce).toMatch(/^[0-9a-f]{24}$/);
+    // Not subscribed to the channel: nothing marked.
+    const loner = await open();
+    await loner.publish('/default/elsewhere', { event: 'chat', data: 'x' });
+    expect(publishedBodies()[3]).not.toHaveProperty('nonce');
   });
 
   it('delivers a message with the same content as its own when someone else published it', async () => {

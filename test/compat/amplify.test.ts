@@ -41,7 +41,8 @@ beforeAll(async () => {
       auth: { apiKey: {} },
       namespaces: {
         default: { subscribeAuthModes: ['AWS_LAMBDA', 'AWS_IAM', 'API_KEY'] },
-        chat: { clientPublish: true },
+        // Pipeline (the default with clientPublish) and stored: socket publishes reach history.
+        chat: { clientPublish: true, defaultStoreSeconds: 3600 },
       },
     }),
     port: 0,
@@ -163,6 +164,25 @@ describe(`aws-amplify ${AMPLIFY_VERSION} events, Lambda tokens`, () => {
     await publishApi({ channel: '/chat/lobby', event: 'after-refusal' });
     await received(amplify, 'lobby', 'after-refusal');
     expect(amplify.messages.some((m) => m.ev === 'next' && JSON.stringify(m.data).includes('not-allowed'))).toBe(false);
+  });
+
+  it('stores what channel.publish sends (the namespace\'s Lambda data source): history has it once, in id order among backend messages', async () => {
+    const alice = await signToken({ secret: TOKEN_SECRET, kid: 'k1', uid: 'alice', channels: { '/chat/*': { subscribe: true, publish: true } } });
+    await amplify.ok('connect', { channel: '/chat/stored', options: lambda() });
+    await amplify.ok('subscribe', { channel: '/chat/stored', sub: 'stored' });
+    await publishApi({ channel: '/chat/stored', event: 'b1' });
+    await received(amplify, 'stored', 'b1');
+    await amplify.ok('publish', { channel: '/chat/stored', event: { event: 'from-amplify', data: { n: 1 } }, options: { authMode: 'lambda', authToken: alice } });
+    const live = await received(amplify, 'stored', 'from-amplify');
+    await publishApi({ channel: '/chat/stored', event: 'b2' });
+    await received(amplify, 'stored', 'b2');
+    const reader = await signToken({ secret: TOKEN_SECRET, kid: 'k1', uid: 'reader', channels: { '/chat/*': { history: true } } });
+    const res = await fetchTls(`${server.url}/history?channel=${encodeURIComponent('/chat/stored')}`, { headers: { authorization: `Bearer ${reader}` } });
+    const items = ((await res.json()) as { items: Envelope[] }).items;
+    expect(items.map((m) => m.event)).toEqual(['b1', 'from-amplify', 'b2']);
+    expect(items[1]).toEqual(live);
+    expect(items[1].meta).toEqual({ uid: 'alice', umd: null });
+    expect([...items.map((m) => m.id)].sort()).toEqual(items.map((m) => m.id));
   });
 
   it('surfaces a refused subscribe as UnauthorizedException in the error callback, and the socket keeps serving', async () => {
