@@ -162,7 +162,7 @@ if (require.main === module) {
   buildFunctions()
     .then((built) => {
       for (const b of built) {
-        console.log(`${b.name.padEnd(11)} ${relative(process.cwd(), b.zipPath)}  zip ${b.zipBytes} B  index.mjs ${b.entryBytes} B  sha256 ${b.zipSha256}`);
+        console.log(`${b.name.padEnd(15)} ${relative(process.cwd(), b.zipPath)}  zip ${b.zipBytes} B  index.mjs ${b.entryBytes} B  sha256 ${b.zipSha256}`);
       }
     })
     .catch((e: Error) => {
