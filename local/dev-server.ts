@@ -17,6 +17,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { signToken } from '../client/token';
 import { runtimeSettings, type ResolvedConfig, type RuntimeSettings } from '../functions/core/config';
 import { EventsockError } from '../functions/core/errors';
+import { own } from '../functions/core/own';
 import { createAuthorizerHandler } from '../functions/authorizer/handler';
 import { createHistoryHandler } from '../functions/history/handler';
 import { namespaceHandlerCode, namespaceHandlerConfigs, SOCKET_PUBLISH_DATA_SOURCE, type NamespaceHandlerConfigs } from '../functions/namespace/code';
@@ -453,7 +454,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
         res.end(consoleHtml.replace('<!--EVENTSOCK_BOOT-->', script));
         return;
       }
-      const type = CONSOLE_ASSETS[path];
+      const type = own(CONSOLE_ASSETS, path);
       if (!type) return sendJson(res, 404, { message: `no route for ${path}` });
       res.writeHead(200, { 'content-type': type, 'cache-control': 'no-cache' });
       res.end(readFileSync(join(CONSOLE_DIR, path.slice('/console/'.length))));

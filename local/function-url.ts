@@ -17,6 +17,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { EventsockError } from '../functions/core/errors';
+import { hasOwnKey, ownRecord } from '../functions/core/own';
 
 export interface FunctionUrlEvent {
   version: '2.0';
@@ -99,7 +100,7 @@ export function toFunctionUrlEvent(
   const rawPath = q === -1 ? url : url.slice(0, q);
   const rawQueryString = q === -1 ? '' : url.slice(q + 1);
 
-  const headers: Record<string, string> = {};
+  const headers = ownRecord<string>();
   const cookies: string[] = [];
   for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
     const name = req.rawHeaders[i].toLowerCase();
@@ -108,7 +109,7 @@ export function toFunctionUrlEvent(
       for (const c of value.split(';')) if (c.trim()) cookies.push(c.trim());
       continue;
     }
-    headers[name] = name in headers ? `${headers[name]},${value}` : value;
+    headers[name] = hasOwnKey(headers, name) ? `${headers[name]},${value}` : value;
   }
 
   // Function URLs sit behind AWS's front end, which adds these; handlers may log them.
@@ -119,9 +120,9 @@ export function toFunctionUrlEvent(
 
   let queryStringParameters: Record<string, string> | undefined;
   if (rawQueryString) {
-    queryStringParameters = {};
+    queryStringParameters = ownRecord<string>();
     for (const [k, v] of new URLSearchParams(rawQueryString)) {
-      queryStringParameters[k] = k in queryStringParameters ? `${queryStringParameters[k]},${v}` : v;
+      queryStringParameters[k] = hasOwnKey(queryStringParameters, k) ? `${queryStringParameters[k]},${v}` : v;
     }
   }
 

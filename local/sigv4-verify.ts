@@ -15,6 +15,7 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { HttpRequest } from '@smithy/types';
 import { eventRequest, eventRequestBody, type SignedOperation } from '../functions/core/event-request';
+import { own, ownRecord } from '../functions/core/own';
 
 export type SigV4FailureReason =
   /** No Authorization header (or authorization object field). */
@@ -111,7 +112,7 @@ function constantTimeEqual(a: string, b: string): boolean {
  * SigV4 way). `+` stays `+`: SigV4 clients encode a space as %20.
  */
 export function queryOf(url: string | undefined): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
+  const out = ownRecord<string | string[]>();
   const i = (url ?? '').indexOf('?');
   if (i < 0) return out;
   const decode = (x: string) => {
@@ -126,7 +127,7 @@ export function queryOf(url: string | undefined): Record<string, string | string
     const eq = part.indexOf('=');
     const name = decode(eq < 0 ? part : part.slice(0, eq));
     const value = eq < 0 ? '' : decode(part.slice(eq + 1));
-    const prev = out[name];
+    const prev = own(out, name);
     out[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
   }
   return out;
@@ -173,7 +174,7 @@ export async function verifySigV4(req: ReceivedRequest, opts: SigV4VerifyOptions
     return fail('SECURITY_TOKEN_MISMATCH', 'x-amz-security-token does not belong to this access key');
   }
 
-  const toSign: Record<string, string> = {};
+  const toSign = ownRecord<string>();
   for (const name of signedHeaders) {
     if (name === 'x-amz-date') continue; // the signer writes it from signingDate
     const v = headers.get(name);
@@ -181,7 +182,7 @@ export async function verifySigV4(req: ReceivedRequest, opts: SigV4VerifyOptions
     toSign[name] = v;
   }
   // A signed content hash stands in for the body in the signature, so it must be the received body's.
-  const claimedHash = toSign['x-amz-content-sha256'];
+  const claimedHash = own(toSign, 'x-amz-content-sha256');
   if (claimedHash !== undefined && claimedHash !== (await sha256Hex(req.body))) return fail('BODY_HASH_MISMATCH', 'x-amz-content-sha256 is not the hash of the body');
 
   const signer = new SignatureV4({

@@ -18,6 +18,7 @@ import { type Channel, tryParseChannel } from '../core/channels';
 import { isGranted, type ParsedClaims } from '../core/claims';
 import type { RuntimeSettings } from '../core/config';
 import { LIMITS } from '../core/limits';
+import { own } from '../core/own';
 import { createLogger, type LogFields, type Logger } from '../shared/log';
 import type { SecretSource } from '../shared/secrets';
 import { createTokenVerifier, type TokenVerifierDeps } from '../tokens/verify';
@@ -86,7 +87,7 @@ export function createAuthorizerHandler(deps: AuthorizerDeps): AuthorizerHandler
     if (op === 'EVENT_CONNECT') {
       return claims.scopes.has('connect') ? { allow: true } : deny('SCOPE_CONNECT_MISSING', 'opening a connection needs scope connect');
     }
-    const ns = settings.namespaces[channel!.namespace];
+    const ns = own(settings.namespaces, channel!.namespace);
     if (!ns) return deny('NAMESPACE_UNKNOWN', `namespace ${JSON.stringify(channel!.namespace)} is not configured`);
     const declared = event.requestContext.channelNamespaceName;
     if (declared !== undefined && declared !== channel!.namespace) {

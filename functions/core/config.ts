@@ -8,6 +8,7 @@
 import { ConfigError } from './errors';
 import { LIMITS } from './limits';
 import { isValidSegment } from './channels';
+import { own, ownRecord } from './own';
 import { TABLES, type TableName, tableName } from './tables';
 
 export type AuthMode = 'AWS_LAMBDA' | 'AWS_IAM' | 'API_KEY' | 'OPENID_CONNECT' | 'AMAZON_COGNITO_USER_POOLS';
@@ -305,10 +306,10 @@ export function resolveConfig(input: unknown = {}): ResolvedConfig {
   }
   let defaultNs: string;
   if (c.defaultNamespace !== undefined) defaultNs = str(c.defaultNamespace, 'defaultNamespace');
-  else if (namespaces.default) defaultNs = 'default';
+  else if (own(namespaces, 'default')) defaultNs = 'default';
   else if (Object.keys(namespaces).length === 1) defaultNs = Object.keys(namespaces)[0];
   else throw new ConfigError('defaultNamespace', 'must be set when there are several namespaces and none is called default');
-  if (!namespaces[defaultNs]) throw new ConfigError('defaultNamespace', `names no configured namespace (${Object.keys(namespaces).join(', ')})`);
+  if (!own(namespaces, defaultNs)) throw new ConfigError('defaultNamespace', `names no configured namespace (${Object.keys(namespaces).join(', ')})`);
 
   const t = optObject(c.tokens, 'tokens');
   checkKeys(t, ['algorithms', 'hs256Keys', 'jwks', 'jwksUrl', 'issuer', 'audience', 'maxTokenAgeSeconds', 'clockToleranceSeconds', 'secretsCacheSeconds'], 'tokens');

@@ -9,3 +9,4 @@ export * from './config';
 export * from './event-request';
 export * from './authorizer-contract';
 export * from './message';
+export * from './own';

@@ -9,6 +9,7 @@ import { type JsonValue, utf8Length } from './claims';
 import { validateEventName } from './envelope';
 import { EventsockError } from './errors';
 import { LIMITS } from './limits';
+import { own } from './own';
 
 export interface PublishMessage {
   channel: string;
@@ -79,7 +80,7 @@ export function validateMessage(input: unknown, rules: MessageRules, at = ''): V
 
   if (input.channel === undefined) throw invalid('MISSING_FIELD', `${f('channel')} is required`, f('channel'));
   const channel = resolvePublishChannel(input.channel, rules.defaultNamespace, f('channel'));
-  const ns = rules.namespaces[channel.namespace];
+  const ns = own(rules.namespaces, channel.namespace);
   if (!ns) {
     throw invalid('UNKNOWN_NAMESPACE', `${f('channel')}: namespace ${JSON.stringify(channel.namespace)} is not configured (${Object.keys(rules.namespaces).join(', ')})`, f('channel'));
   }

@@ -16,6 +16,7 @@ import type { RuntimeSettings } from '../core/config';
 import { EventsockError } from '../core/errors';
 import { LIMITS } from '../core/limits';
 import { isMessageId } from '../core/message';
+import { own } from '../core/own';
 import { bearerToken, errorBody, header, isHttpEvent, json, toErrorBody, type ErrorBody, type HttpEvent, type HttpResult } from '../shared/http';
 import { createLogger, type Logger } from '../shared/log';
 import { queryMessages, type MessagePage } from '../shared/messages-table';
@@ -66,7 +67,7 @@ export function parseHistoryQuery(q: Record<string, unknown>, settings: Pick<Run
   // A trailing `/*` asks for a pattern (the subscription rule: `*` only as the last segment, not the namespace).
   const wildcard = typeof q.channel === 'string' && q.channel.includes('*') && q.channel.length <= LIMITS.channelMaxLength;
   const channel = wildcard ? parseChannel(q.channel, { allowWildcard: true, field: 'channel' }) : resolvePublishChannel(q.channel, settings.defaultNamespace);
-  if (!settings.namespaces[channel.namespace]) throw bad('UNKNOWN_NAMESPACE', `channel: namespace ${JSON.stringify(channel.namespace)} is not configured`, 'channel');
+  if (!own(settings.namespaces, channel.namespace)) throw bad('UNKNOWN_NAMESPACE', `channel: namespace ${JSON.stringify(channel.namespace)} is not configured`, 'channel');
   let after: string | undefined;
   if (q.after !== undefined && q.after !== '') {
     if (!isMessageId(q.after)) throw bad('INVALID_FIELD', 'after must be a message id (a 26-character ULID)', 'after');

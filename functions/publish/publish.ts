@@ -13,6 +13,7 @@
 import type { ValidatedMessage } from '../core/message';
 import { LIMITS } from '../core/limits';
 import { EventsockError } from '../core/errors';
+import { own } from '../core/own';
 import type { Logger } from '../shared/log';
 import { deleteMessage, expiryFor, putMessage } from '../shared/messages-table';
 import type { Dedup } from './dedup';
@@ -140,7 +141,7 @@ export async function publishMessages(messages: ValidatedMessage[], deps: Publis
   const published: string[] = [];
   await Promise.all(
     [...byChannel].map(async ([channel, idx]) => {
-      const ordering = deps.namespaces[messages[idx[0]].channel.namespace]?.ordering ?? 'channel';
+      const ordering = own(deps.namespaces, messages[idx[0]].channel.namespace)?.ordering ?? 'channel';
       let ids: string[];
       try {
         ids = await deps.ids.allocate(channel, idx.length, ordering);

@@ -32,6 +32,7 @@ import { publishAllowList } from '../core/claims';
 import type { RuntimeSettings } from '../core/config';
 import { EventsockError } from '../core/errors';
 import type { ValidatedMessage } from '../core/message';
+import { own } from '../core/own';
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
@@ -80,7 +81,7 @@ export function firstRefusal(messages: ValidatedMessage[], claims: ParsedClaims,
     const m = messages[i];
     const at = batch ? `messages[${i}].` : '';
     const where = batch ? `messages[${i}]: ` : '';
-    const ns = settings.namespaces[m.channel.namespace];
+    const ns = own(settings.namespaces, m.channel.namespace);
     if (!ns?.clientPublish || !ns.publishAuthModes.includes('AWS_LAMBDA')) {
       return { code: 'CLIENT_PUBLISH_DISABLED', message: `${where}namespace ${m.channel.namespace} does not take client publishes (clientPublish)`, field: `${at}channel`, index: i };
     }

@@ -5,6 +5,7 @@
  * Declared here (structurally APIGatewayProxyEventV2) so handlers need no types package.
  */
 import { EventsockError } from '../core/errors';
+import { own } from '../core/own';
 
 export interface HttpEvent {
   version: '2.0';
@@ -52,7 +53,8 @@ export function toErrorBody(e: unknown): ErrorBody {
 /** Header lookup by lower-case name (Function URLs lower-case them; direct callers may not). */
 export function header(event: HttpEvent, name: string): string | undefined {
   const h = event.headers ?? {};
-  if (h[name] !== undefined) return h[name];
+  const exact = own(h, name);
+  if (exact !== undefined) return exact;
   for (const [k, v] of Object.entries(h)) if (k.toLowerCase() === name) return v;
   return undefined;
 }

@@ -36,6 +36,7 @@ import { type ReceivedRequest, type SigV4Result, verifyEventAuthorization, verif
 import { unauthorized } from './errors';
 import { cognitoVerifier, type ModeVerifier, oidcVerifier, TokenRefusal, type TokenMode, unverifiedIssuer } from './token-modes';
 import type { IamCredential } from './types';
+import { ownRecord } from '../../functions/core/own';
 
 export interface AuthDecision {
   mode: AuthMode;
@@ -87,7 +88,7 @@ export interface AuthenticatorOptions {
 const OPERATIONS: Record<AuthOperation['kind'], EventOperation> = { connect: 'EVENT_CONNECT', subscribe: 'EVENT_SUBSCRIBE', publish: 'EVENT_PUBLISH' };
 
 export function lowerKeys(o: Record<string, string> | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = ownRecord<string>();
   if (o) for (const [k, v] of Object.entries(o)) out[k.toLowerCase()] = v;
   return out;
 }

@@ -5,6 +5,7 @@
  * from the Swift and Kotlin SDKs, as plain upgrade headers.
  */
 import type { IncomingMessage } from 'node:http';
+import { ownRecord } from '../../functions/core/own';
 
 export const EVENT_SUBPROTOCOL = 'aws-appsync-event-ws';
 const HEADER_PREFIX = 'header-';
@@ -39,7 +40,7 @@ export function decodeHeaderSubprotocol(value: string): Record<string, string> |
 /** Keeps the string-valued fields of an authorization object (numbers are stringified, the rest dropped). */
 export function stringRecord(v: unknown): Record<string, string> | undefined {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
-  const out: Record<string, string> = {};
+  const out = ownRecord<string>();
   for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
     if (typeof x === 'string') out[k] = x;
     else if (typeof x === 'number') out[k] = String(x);

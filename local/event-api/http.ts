@@ -10,6 +10,7 @@ import type { EventApiCore } from './core';
 import { queryOf } from '../sigv4-verify';
 import { badRequest, EventApiError, toEventApiError } from './errors';
 import { runPublish } from './publish';
+import { ownRecord } from '../../functions/core/own';
 
 const CORS = {
   'access-control-allow-origin': '*',
@@ -59,7 +60,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
 }
 
 function headerRecord(req: IncomingMessage): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = ownRecord<string>();
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(',') : v;
   return out;
 }
