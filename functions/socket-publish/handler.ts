@@ -61,6 +61,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parseChannel, parsePattern, patternMatches, type Channel } from '../core/channels';
 import type { RuntimeSettings } from '../core/config';
+import { own } from '../core/own';
 import { validateEventName } from '../core/envelope';
 import { EventsockError } from '../core/errors';
 import { validateMessage, type MessageRules, type ValidatedMessage } from '../core/message';
@@ -293,7 +294,7 @@ export function createSocketPublishHandler(deps: SocketPublishHandlerDeps): Sock
       throw new UnauthorizedException();
     }
     const nsName = info.channelNamespace.name;
-    const ns = Object.prototype.hasOwnProperty.call(settings.namespaces, nsName) ? settings.namespaces[nsName] : undefined;
+    const ns = own(settings.namespaces, nsName);
     let channel: Channel;
     try {
       channel = parseChannel(info.channel.path);
