@@ -18,6 +18,8 @@ export type TokenReason =
   | 'KEY_ALG_MISMATCH'
   /** The `kid` names no configured key. */
   | 'KID_UNKNOWN'
+  /** The signature part is not the canonical base64url spelling (unused bits of its last character set), see shape.ts. */
+  | 'SIGNATURE_NOT_CANONICAL'
   /** The signature does not verify with the selected key(s): tampered or foreign. */
   | 'SIGNATURE_INVALID'
   | 'TOKEN_EXPIRED'
