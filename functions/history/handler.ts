@@ -21,6 +21,7 @@ import { bearerToken, errorBody, header, isHttpEvent, json, toErrorBody, type Er
 import { createLogger, type Logger } from '../shared/log';
 import { queryMessages, type MessagePage } from '../shared/messages-table';
 import type { SecretSource } from '../shared/secrets';
+import { KEYS_RETRY_AFTER_SECONDS, tokenRefusalAnswer } from '../tokens/http-refusal';
 import { createTokenVerifier, type TokenVerifier } from '../tokens/verify';
 import { grantsPatternHistory, PATTERN_MAX_EXAMINED, queryPattern } from './pattern';
 
@@ -55,8 +56,6 @@ export type HistoryHandler = (event: HttpEvent | HistoryQuery) => Promise<HttpRe
 const QUERY_FIELDS = ['channel', 'after', 'limit'];
 const HISTORY_PATHS = new Set(['/history', '/history/']);
 const PREFLIGHT_MAX_AGE_SECONDS = 600;
-/** Retry-After of a 503 for unreadable token keys: about the secret source's backoff after the first failures. */
-const KEYS_RETRY_AFTER_SECONDS = 5;
 
 const bad = (code: string, message: string, field: string, limit?: number) => new EventsockError(code, message, { field, limit });
 
@@ -144,17 +143,10 @@ export function createHistoryHandler(deps: HistoryHandlerDeps): HistoryHandler {
     const v = await verifier.verify(token);
     if (!v.ok) {
       log.info('history refused', { reason: v.reason, channel: q.channel.path });
-      // Key material that cannot be read is an outage, not a bad token: 503 so that clients retry.
-      if (v.reason === 'SECRET_UNAVAILABLE' || v.reason === 'JWKS_UNAVAILABLE') {
-        log.error('history token keys unavailable', { code: v.reason, channel: q.channel.path, retryAfterSeconds: KEYS_RETRY_AFTER_SECONDS });
-        return json(503, errorBody(v.reason, 'token keys are unavailable; try again'), {
-          ...c,
-          'retry-after': String(KEYS_RETRY_AFTER_SECONDS),
-          // Not a CORS-safelisted response header: browsers hide it unless exposed.
-          'access-control-expose-headers': 'Retry-After',
-        });
-      }
-      return json(401, errorBody('UNAUTHORIZED', `token refused (${v.reason})`), { ...c, 'www-authenticate': 'Bearer error="invalid_token"' });
+      const refused = tokenRefusalAnswer(v);
+      if (refused.outage) log.error('history token keys unavailable', { code: v.reason, channel: q.channel.path, retryAfterSeconds: KEYS_RETRY_AFTER_SECONDS });
+      // Retry-After is not a CORS-safelisted response header: browsers hide it unless exposed.
+      return json(refused.status, refused.body, { ...c, ...refused.headers, ...(refused.outage ? { 'access-control-expose-headers': 'Retry-After' } : {}) });
     }
     if (!(q.channel.wildcard ? grantsPatternHistory(v.claims, q.channel) : isGranted(v.claims, 'history', q.channel))) {
       log.info('history refused', { reason: 'NOT_GRANTED', channel: q.channel.path, uid: v.claims.uid, jti: v.claims.jti });

@@ -24,6 +24,7 @@ import { bearerToken, bodyBytes, bodyText, errorBody, isHttpEvent, json, toError
 import { createLogger, type Logger } from '../shared/log';
 import type { SecretSource } from '../shared/secrets';
 import type { ParsedClaims } from '../core/claims';
+import { KEYS_RETRY_AFTER_SECONDS, tokenRefusalAnswer } from '../tokens/http-refusal';
 import { createTokenVerifier, type TokenVerifier } from '../tokens/verify';
 import { createApiKeyCheck } from './api-keys';
 import { createDedup } from './dedup';
@@ -62,8 +63,6 @@ export interface PublishHandlerDeps {
 export type PublishHandler = (event: HttpEvent | PublishInvokePayload) => Promise<HttpResult | PublishBody>;
 
 const PUBLISH_PATHS = new Set(['/publish', '/publish/']);
-/** Retry-After of a 503 for unreadable token keys, as the history API. */
-const KEYS_RETRY_AFTER_SECONDS = 5;
 const FUNCTION_URL_MAX_BYTES = 6 * 1024 * 1024;
 
 function statusFor(code: string): number {
@@ -163,17 +162,19 @@ export function createPublishHandler(deps: PublishHandlerDeps): PublishHandler {
       const v = await verifier.verify(presented);
       if (!v.ok) {
         // Key material that cannot be read is an outage, not a bad token: 503 so that clients retry.
-        if (v.reason === 'SECRET_UNAVAILABLE' || v.reason === 'JWKS_UNAVAILABLE') {
+        const refused = tokenRefusalAnswer(v);
+        if (refused.outage) {
           log.error('publish token keys unavailable', { code: v.reason, retryAfterSeconds: KEYS_RETRY_AFTER_SECONDS });
-          return json(503, errorBody(v.reason, 'token keys are unavailable; try again'), { 'retry-after': String(KEYS_RETRY_AFTER_SECONDS) });
+          return json(refused.status, refused.body, refused.headers);
         }
         if (key.result === 'unavailable') {
           // Not a token, and maybe the (JWT-shaped) key in a slot that cannot be read: never a verdict while in doubt.
           log.error('publish API keys could not be read', { code: 'SECRET_UNAVAILABLE', parameters: key.parameters, retryAfterSeconds: key.retryAfterSeconds, tokenReason: v.reason });
           return json(503, errorBody('SECRET_UNAVAILABLE', 'the publish API keys could not be read; try again'), { 'retry-after': String(key.retryAfterSeconds) });
         }
+        // The history API's answer for the same token (functions/tokens/http-refusal.ts).
         log.info('publish refused', { code: 'UNAUTHORIZED', reason: v.reason, sourceIp: event.requestContext.http.sourceIp });
-        return json(401, errorBody('UNAUTHORIZED', `token refused (${v.reason})`), { 'www-authenticate': 'Bearer error="invalid_token"' });
+        return json(refused.status, refused.body, refused.headers);
       }
       claims = v.claims;
     } else if (key.result === 'unavailable') {

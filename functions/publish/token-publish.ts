@@ -6,10 +6,14 @@
  *
  * Telling a JWT from an API key: the API keys are checked first, exactly as before
  * (so no API key, whatever its characters, is ever taken for a token). Only a
- * value that matches no key and has the JWT shape (three base64url parts separated
- * by dots, the first decoding to a JSON object) is verified as a token, by the
- * shared verifier of functions/tokens (the authorizer's and history API's code). The
- * generated API keys are 48 letters and digits, never that shape.
+ * value that matches no key and looks like a JWT (base64url parts separated by dots,
+ * the first decoding to a JSON object: a JOSE header) is verified as a token, by the
+ * shared verifier of functions/tokens (the authorizer's and history API's code), and
+ * refused with the history API's answer naming the reason. That includes values that
+ * then fail the shape check (an unsecured `header.payload.` with its empty signature,
+ * 2 or 4 parts: TOKEN_MALFORMED / ALG_NONE, issue #13) rather than the generic "missing
+ * or invalid API key or token". The generated API keys are 48 letters and digits,
+ * never that shape.
  *
  * What a token may do, per message (a batch is refused whole, 403, when any message
  * is not granted: the error names the index and the reason, and nothing is sent):
@@ -34,11 +38,12 @@ import { EventsockError } from '../core/errors';
 import type { ValidatedMessage } from '../core/message';
 import { own } from '../core/own';
 
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+/** A non-empty base64url first part, then one or more dot-separated parts (empty ones too: `alg none` has no signature). */
+const JWT_LIKE = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)+$/;
 
-/** Three base64url parts whose first decodes to a JSON object: a JWT (maybe a bad one), not an API key. */
+/** Dot-separated base64url parts whose first decodes to a JSON object: a JWT (maybe a bad one), not an API key. */
 export function looksLikeJwt(value: string): boolean {
-  if (!JWT_SHAPE.test(value)) return false;
+  if (!JWT_LIKE.test(value)) return false;
   try {
     const header: unknown = JSON.parse(Buffer.from(value.slice(0, value.indexOf('.')), 'base64url').toString('utf8'));
     return typeof header === 'object' && header !== null && !Array.isArray(header);
