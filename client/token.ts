@@ -6,11 +6,17 @@
  * The claims are checked with the same core function the authorizer uses, so a
  * token this helper signs is never refused for its shape, and a token over the
  * authorizer's length limit is an error here rather than a silent denial later.
+ *
+ * The token is `es1.<JWT>` (functions/core/token-format.ts): the prefix keeps AppSync
+ * from taking it for an OIDC or Cognito JWT when those modes are on the API, so it
+ * reaches the Lambda authorizer. Everything Eventsock (authorizer, history and publish
+ * APIs) accepts it with or without the prefix; `prefix: false` signs a bare JWT.
  */
 import { importJWK, type JWK, type KeyObject, SignJWT } from 'jose';
 import { type ChannelPermissions, type JsonValue, parseClaims, type Scope } from '../functions/core/claims';
 import { EventsockError } from '../functions/core/errors';
 import { LIMITS } from '../functions/core/limits';
+import { withTokenPrefix } from '../functions/core/token-format';
 
 /** A key jose can sign with: a Web Crypto key or a Node KeyObject. */
 export type KeyLike = CryptoKey | KeyObject;
@@ -34,6 +40,8 @@ interface CommonOptions {
   notBefore?: number | Date;
   /** The signing instant (iat): epoch milliseconds or a Date. Default: now. */
   now?: number | Date;
+  /** Prefix the JWT with `es1.` (core/token-format.ts TOKEN_PREFIX). Default true; false gives the bare JWT. */
+  prefix?: boolean;
 }
 
 export type SignTokenOptions = CommonOptions &
@@ -86,6 +94,7 @@ export async function signToken(opts: SignTokenOptions): Promise<string> {
     const kid = opts.kid ?? (isJwk ? (opts.privateKey as JWK).kid : undefined);
     token = await jwt.setProtectedHeader(kid === undefined ? { alg, typ: 'JWT' } : { alg, typ: 'JWT', kid }).sign(key);
   }
+  if (opts.prefix !== false) token = withTokenPrefix(token);
   if (token.length > LIMITS.tokenMaxLength) {
     throw invalid('channels', `the signed token is ${token.length} characters; the authorizer refuses tokens over ${LIMITS.tokenMaxLength} (grant fewer patterns or a smaller umd)`, LIMITS.tokenMaxLength);
   }

@@ -10,3 +10,4 @@ export * from './event-request';
 export * from './authorizer-contract';
 export * from './message';
 export * from './own';
+export * from './token-format';

@@ -37,12 +37,15 @@ import type { RuntimeSettings } from '../core/config';
 import { EventsockError } from '../core/errors';
 import type { ValidatedMessage } from '../core/message';
 import { own } from '../core/own';
+import { withoutTokenPrefix } from '../core/token-format';
 
 /** A non-empty base64url first part, then one or more dot-separated parts (empty ones too: `alg none` has no signature). */
 const JWT_LIKE = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)+$/;
 
 /** Dot-separated base64url parts whose first decodes to a JSON object: a JWT (maybe a bad one), not an API key. */
 export function looksLikeJwt(value: string): boolean {
+  // An Eventsock token's `es1.` prefix (core/token-format.ts) is not part of the JWT.
+  value = withoutTokenPrefix(value);
   if (!JWT_LIKE.test(value)) return false;
   try {
     const header: unknown = JSON.parse(Buffer.from(value.slice(0, value.indexOf('.')), 'base64url').toString('utf8'));

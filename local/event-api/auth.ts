@@ -5,15 +5,29 @@
  * AWS_LAMBDA, OPENID_CONNECT or AMAZON_COGNITO_USER_POOLS), and must be one the
  * operation allows. OIDC and Cognito tokens are verified in token-modes.ts.
  *
- * Which token mode a bare `Authorization` is for: AWS does not document how the service
- * tells a Lambda token from an OIDC or Cognito JWT when an operation allows several.
- * The emulator's choice (routeToken): a JWT whose unverified `iss` is the configured
- * OIDC issuer (or the Cognito user pool's issuer) goes to that mode; anything else goes
- * to AWS_LAMBDA when allowed, else to the one token mode that is allowed (where it is
- * refused with the precise reason, e.g. a foreign issuer). The routing only picks the
- * verifier; nothing is trusted before the signature and claims are checked. One
- * consequence: an Eventsock token whose `iss` is the OIDC issuer (tokens.issuer set to
- * the same IdP) is an OIDC token wherever OPENID_CONNECT is allowed.
+ * Which token mode a bare `Authorization` is for (routeToken), as the service routes it:
+ * a value that parses as a JWT goes to OPENID_CONNECT / AMAZON_COGNITO_USER_POOLS whenever
+ * one of them is on the API, whether or not the operation allows it (then it is refused
+ * as a mode the operation does not allow); anything else, an Eventsock token with its
+ * `es1.` prefix (functions/core/token-format.ts) included, goes to AWS_LAMBDA. Sources:
+ * the AppSync developer guide, security-authz.html#aws-lambda-authorization ("Circumventing
+ * SigV4 and OIDC token authorization limitations": with OPENID_CONNECT or
+ * AMAZON_COGNITO_USER_POOLS and AWS_LAMBDA enabled on the API, an OIDC token cannot be a
+ * Lambda authorization token; add a prefix or suffix to it); aws-amplify/amplify-cli#9714
+ * (the authorizer is not invoked for an OIDC token, a random string reaches it);
+ * aws-amplify/amplify-js#9513 (the AppSync team: `Bearer` is reserved for OIDC, so a
+ * `Bearer ` value counts as a JWT here). Unconfirmed, and the emulator's choice: what
+ * "parses as a JWT" means exactly (here: 3 dot-separated parts whose header and payload
+ * decode to JSON objects), and which of OIDC and Cognito a JWT goes to when both are on
+ * the API (here: the one whose issuer its unverified `iss` names, else OPENID_CONNECT).
+ * The routing only picks the verifier; nothing is trusted before the signature and
+ * claims are checked.
+ *
+ * Before the authorizer is invoked, the token must match the Lambda authorizer's
+ * identity_validation_expression (the stack sets functions/core/token-format.ts
+ * TOKEN_VALIDATION_EXPRESSION; AppSync API reference, LambdaAuthorizerConfig: "A regular
+ * expression for validation of tokens before the Lambda function is called"); a token
+ * that does not match is refused with UnauthorizedException and costs no invocation.
  *
  * Lambda answers are cached for ttlOverride (or the API's authorizerResultTtlSeconds).
  * AWS does not document the cache key (see functions/authorizer/cache-policy.ts for
@@ -70,6 +84,8 @@ export interface AuthenticatorOptions {
   authorizer?: (event: AuthorizerEvent) => Promise<AuthorizerResult>;
   iamCredentials: IamCredential[];
   apiKeys: string[];
+  /** The Lambda authorizer's identity_validation_expression; a token that does not match never reaches the authorizer. Default: none. */
+  identityValidationExpression?: string;
   /** OPENID_CONNECT / AMAZON_COGNITO_USER_POOLS settings (config.auth). */
   extraAuth?: ExtraAuthConfig;
   oidcJwks?: JSONWebKeySet;
@@ -105,19 +121,32 @@ export function detectMode(lower: Record<string, string>): 'API_KEY' | 'AWS_IAM'
   return a.startsWith('AWS4-HMAC-SHA256') ? 'AWS_IAM' : 'TOKEN';
 }
 
-const TOKEN_MODES: readonly AuthMode[] = ['AWS_LAMBDA', 'OPENID_CONNECT', 'AMAZON_COGNITO_USER_POOLS'];
+/** Does this Authorization value parse as a JWT (or carry the `Bearer` scheme AppSync keeps for OIDC)? See the file comment. */
+export function parsesAsJwt(value: string): boolean {
+  if (/^bearer\s/i.test(value)) return true;
+  const parts = value.split('.');
+  if (parts.length !== 3) return false;
+  const object = (part: string) => {
+    try {
+      const v: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+      return typeof v === 'object' && v !== null && !Array.isArray(v);
+    } catch {
+      return false;
+    }
+  };
+  return /^[A-Za-z0-9_-]+$/.test(parts[0]) && /^[A-Za-z0-9_-]+$/.test(parts[1]) && object(parts[0]) && object(parts[1]);
+}
 
 /**
- * The token mode a bare Authorization value is for (an emulator choice; see the file
- * comment): the configured issuer its `iss` names, else AWS_LAMBDA when allowed, else the
- * first allowed token mode, else (nothing allowed) what the token looks like.
+ * The token mode a bare Authorization value is for, as the service routes it (see the
+ * file comment): a JWT goes to the JWT mode on the API (by issuer when both are), anything
+ * else to AWS_LAMBDA. `configured`: the JWT modes on the API, with their issuers.
  */
-export function routeToken(token: string, allowed: readonly AuthMode[], issuers: Partial<Record<TokenMode, string>>): AuthMode {
+export function routeToken(token: string, configured: Partial<Record<TokenMode, string>>): AuthMode {
+  const modes = Object.keys(configured) as TokenMode[];
+  if (modes.length === 0 || !parsesAsJwt(token)) return 'AWS_LAMBDA';
   const iss = unverifiedIssuer(token);
-  const byIssuer = iss === undefined ? undefined : (Object.keys(issuers) as TokenMode[]).find((m) => issuers[m] === iss);
-  if (byIssuer && allowed.includes(byIssuer)) return byIssuer;
-  if (allowed.includes('AWS_LAMBDA')) return 'AWS_LAMBDA';
-  return TOKEN_MODES.find((m) => allowed.includes(m)) ?? byIssuer ?? 'AWS_LAMBDA';
+  return modes.find((m) => configured[m] === iss) ?? (configured.OPENID_CONNECT !== undefined ? 'OPENID_CONNECT' : modes[0]);
 }
 
 interface CacheEntry {
@@ -130,7 +159,9 @@ export class Authenticator {
   private readonly keys: Map<string, IamCredential>;
   private readonly verifiers: Partial<Record<TokenMode, ModeVerifier>> = {};
   private readonly issuers: Partial<Record<TokenMode, string>> = {};
+  private readonly identityValidation: RegExp | undefined;
   constructor(private readonly opts: AuthenticatorOptions) {
+    this.identityValidation = opts.identityValidationExpression ? new RegExp(opts.identityValidationExpression) : undefined;
     this.keys = new Map(opts.iamCredentials.map((c) => [c.accessKeyId, c]));
     const common = { fetch: opts.jwksFetch, cooldownMs: opts.jwksCooldownMs, now: opts.now };
     const { openIdConnect, cognito } = opts.extraAuth ?? {};
@@ -144,7 +175,7 @@ export class Authenticator {
     const lower = lowerKeys(req.authorization);
     const detected = detectMode(lower);
     if (detected === undefined) throw unauthorized('No authorization: expected x-api-key, an Authorization token or a SigV4 signature.');
-    const mode: AuthMode = detected === 'TOKEN' ? routeToken(lower.authorization, req.allowed, this.issuers) : detected;
+    const mode: AuthMode = detected === 'TOKEN' ? routeToken(lower.authorization, this.issuers) : detected;
     if (!req.allowed.includes(mode)) {
       // Say which modes would have worked.
       throw unauthorized(`${mode} is not an allowed auth mode for this operation (allowed: ${req.allowed.join(', ')}).`);
@@ -207,6 +238,11 @@ export class Authenticator {
   private async lambda(token: string, req: AuthRequest): Promise<Identity> {
     const authorizer = this.opts.authorizer;
     if (!authorizer) throw unauthorized('AWS_LAMBDA is not configured on this emulator (no authorizer).');
+    if (this.identityValidation && !this.identityValidation.test(token)) {
+      // Refused by the service before any invocation; the token never reaches a log.
+      this.opts.logger.info('token auth refused', { mode: 'AWS_LAMBDA', reason: 'identity_validation_expression does not match', operation: req.op.kind });
+      throw unauthorized();
+    }
     const op = req.op;
     const channel = op.kind === 'connect' ? undefined : op.channel;
     const tokenKey = createHash('sha256').update(token).digest('base64');

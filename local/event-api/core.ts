@@ -3,6 +3,7 @@
  * with their defaults, the authenticator, the subscription index and the namespace
  * handlers.
  */
+import { TOKEN_VALIDATION_EXPRESSION } from '../../functions/core/token-format';
 import type { ResolvedNamespace } from '../../functions/core/config';
 import type { AuthMode } from '../../functions/core/config';
 import { LIMITS } from '../../functions/core/limits';
@@ -80,6 +81,8 @@ export class EventApiCore {
       defaultTtlSeconds: opts.config.authorizerResultTtlSeconds,
       cacheMaxEntries: opts.authorizerCacheMaxEntries ?? 10_000,
       cacheKey: opts.authorizerCacheKey ?? 'question',
+      // As the stack sets it on the Lambda authorizer (modules/eventsock.ts).
+      identityValidationExpression: opts.identityValidationExpression === null ? undefined : (opts.identityValidationExpression ?? TOKEN_VALIDATION_EXPRESSION),
       timeoutMs: opts.authorizerTimeoutMs ?? 10_000,
       now,
       logger: this.logger,

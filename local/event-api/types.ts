@@ -93,6 +93,13 @@ export interface EventApiOptions {
   authorizerCacheKey?: 'question' | 'token';
   /** Lambda authorizer answers kept (oldest evicted first). Default: 10000. */
   authorizerCacheMaxEntries?: number;
+  /**
+   * The Lambda authorizer's identity_validation_expression: a token that does not match is
+   * refused (UnauthorizedException) before the authorizer is invoked. Default: what the stack
+   * sets, TOKEN_VALIDATION_EXPRESSION (functions/core/token-format.ts); null for none (an
+   * authorizer of your own taking other tokens).
+   */
+  identityValidationExpression?: string | null;
   logger?: Logger;
   /** Log every frame in and out (authorization objects redacted). */
   verbose?: boolean;

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { TOKEN_PREFIX, withoutTokenPrefix } from '../../functions/core/token-format';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -21,7 +22,9 @@ describe('eventsock token', () => {
     const t = io({ EVENTSOCK_TOKEN_SECRET: SECRET });
     const code = await main(['token', '--channel', '/default/*=subscribe,history', '--channel', '/chat/room-1=publish:message|typing', '--uid', 'bob', '--umd', '{"name":"Bob"}', '--ttl', '600'], t);
     expect(code).toBe(0);
-    const { payload } = await jwtVerify(t.out[0], new TextEncoder().encode(SECRET));
+    // An Eventsock token: `es1.` + the JWT (functions/core/token-format.ts).
+    expect(t.out[0].startsWith(TOKEN_PREFIX)).toBe(true);
+    const { payload } = await jwtVerify(withoutTokenPrefix(t.out[0]), new TextEncoder().encode(SECRET));
     expect(payload).toMatchObject({
       channels: { '/default/*': { subscribe: true, history: true }, '/chat/room-1': { publish: ['message', 'typing'] } },
       uid: 'bob',
@@ -29,7 +32,7 @@ describe('eventsock token', () => {
       scope: 'connect subscribe',
     });
     expect(payload.exp! - payload.iat!).toBe(600);
-    expect(decodeProtectedHeader(t.out[0]).kid).toBe('k1');
+    expect(decodeProtectedHeader(withoutTokenPrefix(t.out[0])).kid).toBe('k1');
   });
 
   it('bad grants and a missing secret are usage errors naming the option', async () => {
@@ -47,7 +50,7 @@ describe('eventsock token', () => {
   it('runs through the bin shim (tsx) as npx eventsock would', async () => {
     const bin = join(__dirname, '..', '..', 'client', 'bin', 'eventsock.mjs');
     const { stdout } = await promisify(execFile)(process.execPath, [bin, 'token', '--secret', SECRET, '--channel', '/default/x=subscribe'], { timeout: 20_000 });
-    const { payload } = await jwtVerify(stdout.trim(), new TextEncoder().encode(SECRET));
+    const { payload } = await jwtVerify(withoutTokenPrefix(stdout.trim()), new TextEncoder().encode(SECRET));
     expect(payload.channels).toEqual({ '/default/x': { subscribe: true } });
   });
 });

@@ -5,6 +5,7 @@
  * token, subscribers receive it with meta from the token, and one that was offline
  * gets it from history after reconnecting, in order.
  */
+import { withoutTokenPrefix } from '../../functions/core/token-format';
 import { connect, type EventsockClient } from '../../client/node';
 import { signToken } from '../../client/token';
 import type { Envelope } from '../../functions/core/envelope';
@@ -131,7 +132,7 @@ it('refuses what the token does not grant, with the API\'s code, and keeps API k
   const r401 = await raw({ channel: '/chat/room', event: 'message' }, expired);
   expect([r401.status, r401.body.error?.message]).toEqual([401, 'token refused (TOKEN_EXPIRED)']);
   // Another user's claims under Alice's signature.
-  const [head, , sig] = (await aliceToken()).split('.');
+  const [head, , sig] = withoutTokenPrefix(await aliceToken()).split('.');
   const tampered = `${head}.${Buffer.from(JSON.stringify({ exp: 4102444800, uid: 'admin', channels: { '/chat/*': { publish: true } } })).toString('base64url')}.${sig}`;
   const r401b = await raw({ channel: '/chat/room', event: 'message' }, tampered);
   expect([r401b.status, r401b.body.error?.message]).toEqual([401, 'token refused (SIGNATURE_INVALID)']);

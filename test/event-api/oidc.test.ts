@@ -112,7 +112,6 @@ describe('event API: OPENID_CONNECT with a local JWKS', () => {
       ['hs256', await hs256(good()), /algorithm is not allowed/],
       // An Eventsock (Lambda authorizer) token: on an OIDC-only namespace it is an OIDC token that fails.
       ['lambda', await hs256({ iss: 'eventsock', sub: 'dev', channels: { '/secure/*': { subscribe: true } } }), /iss is not the configured issuer|algorithm is not allowed/],
-      ['garbage', 'not-a-jwt', /not a JWT/],
     ];
     for (const [id, token, why] of cases) {
       const res = await subscribe(c, srv, id, '/secure/x', tokenAuth(srv, token));
@@ -120,6 +119,9 @@ describe('event API: OPENID_CONNECT with a local JWKS', () => {
       const line = srv.logger.entries.filter((e: any) => e.msg === 'token auth refused').pop() as any;
       expect({ id, reason: line?.reason }).toEqual({ id, reason: expect.stringMatching(why) });
     }
+    // Not a JWT: the service hands it to AWS_LAMBDA, which this namespace does not allow.
+    const garbage = await subscribe(c, srv, 'garbage', '/secure/x', tokenAuth(srv, 'not-a-jwt'));
+    expect(garbage.errors[0]).toMatchObject({ errorType: 'UnauthorizedException', message: expect.stringContaining('AWS_LAMBDA is not an allowed auth mode') });
     // No token (or any part of one) in the logs.
     const logged = JSON.stringify(srv.logger.entries);
     for (const [, token] of cases) if (token.length > 20) expect(logged).not.toContain(token.split('.')[2]);
@@ -208,7 +210,7 @@ describe('event API: a namespace allowing AWS_LAMBDA and OPENID_CONNECT routes e
   });
   afterAll(() => srv.close());
 
-  it('sends the configured issuer’s JWTs to OIDC and everything else to the authorizer', async () => {
+  it('sends every JWT to OIDC (the mode on the API) and everything else, an es1. token included, to the authorizer', async () => {
     const oidc = await sign(key, { iss: ISSUER, sub: 'oidc-user' });
     const c = await tokenClient(srv, 'lambda-token-ok');
     expect((await subscribe(c, srv, 's', '/mixed/room', tokenAuth(srv, 'lambda-token-ok'))).type).toBe('subscribe_success');
@@ -220,16 +222,19 @@ describe('event API: a namespace allowing AWS_LAMBDA and OPENID_CONNECT routes e
     expect(ids[1]).toEqual({ handlerContext: { uid: 'lambda-user' } });
     expect(seen).not.toContain(oidc);
 
-    // A JWT from another issuer is a Lambda token here: the authorizer decides (and says no).
+    // A JWT from another issuer is still a JWT: the service checks it as OIDC (and says no); the authorizer never sees it.
     const foreign = await sign(key, { iss: 'https://elsewhere.example.test', sub: 'x' });
     const res = await subscribe(c, srv, 'f', '/mixed/room', tokenAuth(srv, foreign));
     expect(res.errors[0].errorType).toBe('UnauthorizedException');
-    expect(seen).toContain(foreign);
+    expect(seen).not.toContain(foreign);
+    // The same JWT behind the es1. prefix is no JWT: it goes to the authorizer.
+    await subscribe(c, srv, 'fp', '/mixed/room', tokenAuth(srv, `es1.${foreign}`));
+    expect(seen).toContain(`es1.${foreign}`);
 
-    // A valid OIDC token on a Lambda-only namespace is not an allowed mode.
+    // A valid OIDC token on a Lambda-only namespace is still an OIDC token, which that namespace does not allow.
     const lo = await subscribe(c, srv, 'lo', '/lambdaonly/room', tokenAuth(srv, oidc));
-    expect(lo.errors[0].errorType).toBe('UnauthorizedException');
-    expect(seen).toContain(oidc); // routed to the authorizer, the only mode there, which refused it
+    expect(lo.errors[0]).toMatchObject({ errorType: 'UnauthorizedException', message: expect.stringContaining('OPENID_CONNECT is not an allowed auth mode') });
+    expect(seen).not.toContain(oidc);
     c.close();
   });
 });

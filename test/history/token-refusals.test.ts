@@ -4,6 +4,7 @@
  * signature, 2 or 4 parts) used to get publish's generic "missing or invalid API key or
  * token" while history named the reason. Real handlers, dynalite, the same verifier code.
  */
+import { withoutTokenPrefix } from '../../functions/core/token-format';
 import { signToken } from '../../client/token';
 import { createHistoryHandler } from '../../functions/history/handler';
 import { looksLikeJwt } from '../../functions/publish/token-publish';
@@ -43,7 +44,7 @@ async function bothAnswers(bearer: string) {
 describe('the same token refusal from POST /publish and GET /history', () => {
   test('JWT-like values failing the shape check, and other bad tokens, get the same code and reason from both', async () => {
     const good = await signToken({ secret: SECRET, kid: 'k1', uid: 'u', channels: { '/chat/*': { publish: true, history: true } } });
-    const [hp, pp, sp] = good.split('.');
+    const [hp, pp, sp] = withoutTokenPrefix(good).split('.');
     const none = b64({ alg: 'none', typ: 'JWT' });
     const last = sp[sp.length - 1];
     const nonCanonical = `${hp}.${pp}.${sp.slice(0, -1)}${'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.indexOf(last) | 1]}`;

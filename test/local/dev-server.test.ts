@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { withoutTokenPrefix } from '../../functions/core/token-format';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt } from 'jose';
@@ -22,7 +23,7 @@ describe('startDevServer', () => {
       expect(server.settings.eventApiHttpHost).toBe(`127.0.0.1:${server.port}`);
       expect(server.devApiKey).toBe('fixed-dev-api-key-0123456789');
 
-      const claims = decodeJwt(server.devToken);
+      const claims = decodeJwt(withoutTokenPrefix(server.devToken));
       expect(claims.scope).toBe('connect subscribe');
       expect(claims.channels).toEqual({
         '/default/*': { subscribe: true, publish: true, history: true },

@@ -2,6 +2,7 @@
  * Client publishes through the publish API with a JWT (functions/publish/token-publish.ts):
  * the real handler, dynalite, and the SigV4-verifying local Event API endpoint.
  */
+import { withoutTokenPrefix } from '../../functions/core/token-format';
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { signToken } from '../../client/token';
 import type { PublishHandlerDeps } from '../../functions/publish/handler';
@@ -130,7 +131,7 @@ describe('POST /publish with a client token', () => {
     expect([r1.status, r1.body.error]).toEqual([401, { code: 'UNAUTHORIZED', message: 'token refused (TOKEN_EXPIRED)' }]);
     expect(r1.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
     const good = await token();
-    const [hd, , sig] = good.split('.');
+    const [hd, , sig] = withoutTokenPrefix(good).split('.');
     const forged = `${hd}.${Buffer.from(JSON.stringify({ exp: 4102444800, uid: 'admin', channels: { '/*': { publish: true } } })).toString('base64url')}.${sig}`;
     const r2 = await post(h, { channel: '/chat/room-1', event: 'message' }, forged);
     expect([r2.status, r2.body.error.message]).toEqual([401, 'token refused (SIGNATURE_INVALID)']);

@@ -2,6 +2,7 @@
  * The attack list from issue #3: each hostile token is refused with its own reason
  * code, by the real verifier with real jose and real keys.
  */
+import { withoutTokenPrefix } from '../../functions/core/token-format';
 import { createHmac } from 'node:crypto';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { createTokenVerifier, type TokenResult } from '../../functions/tokens/verify';
@@ -113,7 +114,7 @@ describe('token attacks', () => {
 
   test('a tampered payload is SIGNATURE_INVALID', async () => {
     const token = await sign({ channels: { '/chat/a': { subscribe: true } } });
-    const [h, , s] = token.split('.');
+    const [h, , s] = withoutTokenPrefix(token).split('.');
     const forged = `${h}.${b64({ ...validPayload, channels: { '/*': { subscribe: true, publish: true } } })}.${s}`;
     expect(await verifier.verify(forged)).toMatchObject({ ok: false, reason: 'SIGNATURE_INVALID' });
     // Flipping one signature character is caught too.

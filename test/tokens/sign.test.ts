@@ -1,4 +1,5 @@
 import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { TOKEN_PREFIX, withoutTokenPrefix } from '../../functions/core/token-format';
 import { signToken } from '../../client/token';
 import { createBoundedMap } from '../../functions/tokens/bounded-map';
 import { createClaimsCache } from '../../functions/tokens/claims-cache';
@@ -9,11 +10,15 @@ const channels = { '/chat/room-1': { subscribe: true, publish: ['message'] } };
 
 describe('signToken', () => {
   test('defaults: scope connect+subscribe, one hour, iat now, typ JWT, kid when given', async () => {
-    const token = await signToken({ channels, secret: K1, kid: 'k1', now: NOW_MS });
+    const prefixed = await signToken({ channels, secret: K1, kid: 'k1', now: NOW_MS });
+    // `es1.` + the JWT (functions/core/token-format.ts); prefix: false gives the same JWT bare.
+    expect(prefixed.startsWith(TOKEN_PREFIX)).toBe(true);
+    const token = withoutTokenPrefix(prefixed);
+    expect(await signToken({ channels, secret: K1, kid: 'k1', now: NOW_MS, prefix: false })).toBe(token);
     expect(decodeProtectedHeader(token)).toEqual({ alg: 'HS256', typ: 'JWT', kid: 'k1' });
     expect(decodeJwt(token)).toEqual({ scope: 'connect subscribe', channels, iat: NOW_S, exp: NOW_S + 3600 });
     const noKid = await signToken({ channels, secret: K1, now: NOW_MS });
-    expect(decodeProtectedHeader(noKid).kid).toBeUndefined();
+    expect(decodeProtectedHeader(withoutTokenPrefix(noKid)).kid).toBeUndefined();
   });
 
   test('every option lands in its claim, and the verifier accepts the result', async () => {
@@ -32,7 +37,7 @@ describe('signToken', () => {
       notBefore: new Date(NOW_MS - 10_000),
       now: new Date(NOW_MS),
     });
-    expect(decodeJwt(token)).toEqual({
+    expect(decodeJwt(withoutTokenPrefix(token))).toEqual({
       scope: 'subscribe',
       channels,
       uid: 'user-1',
