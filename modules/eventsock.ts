@@ -32,6 +32,7 @@ import { join } from 'node:path';
 import { type AuthMode, type EventsockConfig, type ResolvedConfig, resolveConfig, runtimeSettings, SETTINGS_ENV } from '../functions/core/config';
 import { ConfigError } from '../functions/core/errors';
 import { LIMITS } from '../functions/core/limits';
+import { TOKEN_VALIDATION_EXPRESSION } from '../functions/core/token-format';
 import { MESSAGES_BY_NAMESPACE, TABLES, type TableDefinition, type TableName, tableName } from '../functions/core/tables';
 import { namespaceHandlerCode, namespaceHandlerConfigs, namespaceHandlerSettings, SETTINGS_LINE_RE, SOCKET_PUBLISH_DATA_SOURCE } from '../functions/namespace/code';
 import { FUNCTIONS, FUNCTION_NAMES, type FunctionName, LAMBDA_ARCHITECTURE, LAMBDA_HANDLER, LAMBDA_RUNTIME, NAMESPACE_HANDLERS_FILE } from './functions';
@@ -268,7 +269,16 @@ export class Eventsock extends Construct {
     const providers: AppsyncApiEventConfigAuthProvider[] = [
       {
         authType: 'AWS_LAMBDA',
-        lambdaAuthorizerConfig: [{ authorizerUri: authorizer.arn, authorizerResultTtlInSeconds: vars ? vars.authorizerResultTtlSeconds : cfg.authorizerResultTtlSeconds }],
+        lambdaAuthorizerConfig: [
+          {
+            authorizerUri: authorizer.arn,
+            authorizerResultTtlInSeconds: vars ? vars.authorizerResultTtlSeconds : cfg.authorizerResultTtlSeconds,
+            // Junk never invokes the authorizer (#11.5): the service matches every token against it first
+            // (LambdaAuthorizerConfig.identityValidationExpression, AppSync API reference; the provider's
+            // aws_appsync_api event_config.auth_provider.lambda_authorizer_config.identity_validation_expression).
+            identityValidationExpression: escapeTemplate(TOKEN_VALIDATION_EXPRESSION),
+          },
+        ],
       },
       { authType: 'AWS_IAM' },
     ];

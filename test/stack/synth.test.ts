@@ -12,6 +12,7 @@ import { resolveConfig, runtimeSettings, type EventsockConfig } from '../../func
 import { ConfigError } from '../../functions/core/errors';
 import { LIMITS } from '../../functions/core/limits';
 import { TABLES } from '../../functions/core/tables';
+import { TOKEN_VALIDATION_EXPRESSION } from '../../functions/core/token-format';
 import projectConfig from '../../eventsock.config';
 import { checkNamespaceHandlers, Eventsock, readNamespaceHandlers } from '../../modules/eventsock';
 import { namespaceHandlerCode, namespaceHandlerSettings } from '../../functions/namespace/code';
@@ -28,7 +29,7 @@ describe('Eventsock stack, default config', () => {
       event_config: [
         expect.objectContaining({
           auth_provider: [
-            { auth_type: 'AWS_LAMBDA', lambda_authorizer_config: [{ authorizer_uri: '${aws_lambda_function.eventsock_authorizer.arn}', authorizer_result_ttl_in_seconds: 0 }] },
+            { auth_type: 'AWS_LAMBDA', lambda_authorizer_config: [{ authorizer_uri: '${aws_lambda_function.eventsock_authorizer.arn}', authorizer_result_ttl_in_seconds: 0, identity_validation_expression: TOKEN_VALIDATION_EXPRESSION }] },
             { auth_type: 'AWS_IAM' },
           ],
           connection_auth_mode: [{ auth_type: 'AWS_LAMBDA' }, { auth_type: 'AWS_IAM' }],
