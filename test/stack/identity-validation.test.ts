@@ -28,8 +28,8 @@ describe('identity_validation_expression on the Lambda authorizer', () => {
   test('the exported module sets the same expression', async () => {
     const root = mkdtempSync(join(tmpdir(), 'eventsock-idval-'));
     try {
-      const zips = {} as Record<'authorizer' | 'publish' | 'history', string>;
-      for (const fn of ['authorizer', 'publish', 'history'] as const) {
+      const zips = {} as Record<'authorizer' | 'publish' | 'history' | 'socket-publish', string>;
+      for (const fn of ['authorizer', 'publish', 'history', 'socket-publish'] as const) {
         zips[fn] = join(root, `${fn}.zip`);
         writeFileSync(zips[fn], `stand-in zip for ${fn}`);
       }
