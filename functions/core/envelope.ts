@@ -5,7 +5,7 @@
  */
 import type { JsonValue } from './claims';
 import { EventsockError } from './errors';
-import { LIMITS, RESERVED_EVENT_PREFIX } from './limits';
+import { isReservedEventName, LIMITS, RESERVED_EVENT_PREFIX } from './limits';
 
 export interface EnvelopeMeta {
   /** The publisher's verified user id (token `uid`), null for backends. */
@@ -28,8 +28,8 @@ export interface Envelope<D = JsonValue> {
 const EVENT_NAME_RE = /^[^\u0000-\u001f*]{1,128}$/;
 
 /**
- * Validates an application event name. Names with the reserved `eventsock.` prefix
- * are refused unless `allowReserved` (the system's own events).
+ * Validates an application event name. Names with the reserved `eventsock.` prefix,
+ * in any letter case, are refused unless `allowReserved` (the system's own events).
  */
 export function validateEventName(name: unknown, opts: { field?: string; allowReserved?: boolean } = {}): string {
   const field = opts.field ?? 'event';
@@ -42,8 +42,8 @@ export function validateEventName(name: unknown, opts: { field?: string; allowRe
     });
   }
   if (!EVENT_NAME_RE.test(name)) throw new EventsockError('INVALID_EVENT', `${field} must not contain '*' or control characters`, { field });
-  if (!opts.allowReserved && name.startsWith(RESERVED_EVENT_PREFIX)) {
-    throw new EventsockError('RESERVED_EVENT', `${field} must not start with the reserved prefix '${RESERVED_EVENT_PREFIX}'`, { field });
+  if (!opts.allowReserved && isReservedEventName(name)) {
+    throw new EventsockError('RESERVED_EVENT', `${field} must not start with the reserved prefix '${RESERVED_EVENT_PREFIX}' (in any letter case)`, { field });
   }
   return name;
 }

@@ -50,3 +50,13 @@ export const LIMITS = {
 
 /** Event names starting with this are Eventsock's own; publishers may not use them. */
 export const RESERVED_EVENT_PREFIX = 'eventsock.';
+
+/**
+ * Is `name` one of Eventsock's own event names? Compared case-insensitively, so
+ * `Eventsock.system` and `EVENTSOCK.system` are reserved as `eventsock.system` is (a
+ * subscriber comparing names loosely must not be handed a forged system event).
+ * functions/namespace/handlers.js repeats this check (APPSYNC_JS cannot import).
+ */
+export function isReservedEventName(name: string): boolean {
+  return name.toLowerCase().startsWith(RESERVED_EVENT_PREFIX);
+}

@@ -124,7 +124,8 @@ function eventNameProblem(name) {
   for (const ch of name.split('')) {
     if (ch === '*' || ch < ' ') return "INVALID_EVENT: event must not contain '*' or control characters";
   }
-  if (name.startsWith(RESERVED_PREFIX)) return `RESERVED_EVENT: event must not start with the reserved prefix '${RESERVED_PREFIX}'`;
+  // In any letter case, as isReservedEventName in functions/core/limits.ts.
+  if (name.toLowerCase().startsWith(RESERVED_PREFIX)) return `RESERVED_EVENT: event must not start with the reserved prefix '${RESERVED_PREFIX}' (in any letter case)`;
   return null;
 }
 

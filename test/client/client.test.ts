@@ -88,6 +88,7 @@ describe('connect and subscribe', () => {
     await expect(c.subscribe('/default/a/*/b', () => undefined)).rejects.toMatchObject({ code: 'INVALID_CHANNEL', field: 'channel' });
     await expect(c.publish('/default/a', Array.from({ length: 6 }, () => ({ event: 'e' })))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'events', limit: 5 });
     await expect(c.publish('/default/a', { event: 'eventsock.x' })).rejects.toMatchObject({ code: 'RESERVED_EVENT', field: 'events[0].event' });
+    await expect(c.publish('/default/a', [{ event: 'e' }, { event: 'Eventsock.system' }])).rejects.toMatchObject({ code: 'RESERVED_EVENT', field: 'events[1].event' });
     await expect(c.publish('/default/*', { event: 'e' })).rejects.toMatchObject({ code: 'INVALID_CHANNEL' });
     await expect(c.publish('/default/a', { event: 'e', data: 'x'.repeat(250 * 1024) })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'events[0]', limit: 240 * 1024 });
     expect(server.frames.filter((f) => f.type === 'publish')).toHaveLength(0);

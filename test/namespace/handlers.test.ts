@@ -56,6 +56,12 @@ describe('onPublish for clients (Lambda-authorized)', () => {
     expect(out.map(errorCode)).toEqual(['RESERVED_EVENT', 'RESERVED_EVENT', undefined]);
   });
 
+  test('the reserved prefix is refused in any letter case', () => {
+    const anyName = lambdaIdentity({ publish: [['/chat/*', true]] });
+    const out = onPublish(publish('/chat/room-1', anyName, [{ event: 'Eventsock.system' }, { event: 'EVENTSOCK.system' }, { event: 'eVeNtSoCk.' }, { event: 'EventSockish' }]));
+    expect(out.map(errorCode)).toEqual(['RESERVED_EVENT', 'RESERVED_EVENT', 'RESERVED_EVENT', undefined]);
+  });
+
   test("a client's own id, meta and channel are discarded", () => {
     const forged = { event: 'chat.message', data: 1, id: '01AAAAAAAAAAAAAAAAAAAAAAAA', channel: '/chat/other', meta: { uid: 'admin', umd: { role: 'root' } } };
     const [out] = onPublish(publish('/chat/room-1', client, [forged]));

@@ -47,6 +47,8 @@ describe('publish message validation', () => {
     ['an event with *', { ...ok, event: 'a*' }, 'INVALID_EVENT', 'event'],
     ['an event with a newline', { ...ok, event: 'a\nb' }, 'INVALID_EVENT', 'event'],
     ['a reserved event', { ...ok, event: 'eventsock.presence' }, 'RESERVED_EVENT', 'event'],
+    ['a reserved event in capitals', { ...ok, event: 'EVENTSOCK.system' }, 'RESERVED_EVENT', 'event'],
+    ['a reserved event, capitalised', { ...ok, event: 'Eventsock.system' }, 'RESERVED_EVENT', 'event'],
     ['an event that is a number', { ...ok, event: 3 }, 'INVALID_EVENT', 'event'],
     ['data one byte over the limit', { ...ok, data: 'x'.repeat(1023) }, 'DATA_TOO_LARGE', 'data', 1024],
     ['multi-byte data over the limit', { ...ok, data: 'é'.repeat(512) }, 'DATA_TOO_LARGE', 'data', 1024],
