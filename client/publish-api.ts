@@ -19,8 +19,12 @@ export interface PublishApiOptions {
   fetch?: typeof fetch;
 }
 
-/** One message's outcome: its id (a repeat of a deduplicationId answers the first one's, `duplicate: true`) or its error. */
-export type StoredPublishOutcome = { id: string; duplicate?: true } | { error: { code: string; message: string } };
+/**
+ * One message's outcome: its id, or its error. A repeat of a deduplicationId answers the
+ * first one's id with `duplicate: true` and `duplicateOf: { id, channel }` (the first
+ * message's channel, which may be another one: nothing was delivered for this one).
+ */
+export type StoredPublishOutcome = { id: string; duplicate?: true; duplicateOf?: { id: string; channel: string } } | { error: { code: string; message: string } };
 
 export function publishApiUrl(base: string): string {
   const u = new URL(base);
@@ -69,8 +73,14 @@ export async function publishStored(
   return results.map((r: Record<string, unknown>) =>
     typeof r?.id === 'string'
       ? r.duplicate === true
-        ? { id: r.id, duplicate: true as const }
+        ? { id: r.id, duplicate: true as const, duplicateOf: duplicateOfIn(r.duplicateOf, r.id) }
         : { id: r.id }
       : { error: { code: String((r?.error as { code?: unknown })?.code ?? 'UNKNOWN'), message: String((r?.error as { message?: unknown })?.message ?? '') } },
   );
+}
+
+/** The answer's `duplicateOf`, or (from a publish API that predates it) the first id on an unknown channel. */
+function duplicateOfIn(v: unknown, id: string): { id: string; channel: string } {
+  const d = (v ?? {}) as Record<string, unknown>;
+  return { id: typeof d.id === 'string' ? d.id : id, channel: typeof d.channel === 'string' ? d.channel : '' };
 }

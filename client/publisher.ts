@@ -168,7 +168,7 @@ export class Publisher {
     }
     const result: PublishResult = { successful: [], failed: [] };
     outcomes.forEach((o, index) => {
-      if ('id' in o) result.successful.push(o.duplicate ? { identifier: o.id, index, id: o.id, duplicate: true } : { identifier: o.id, index, id: o.id });
+      if ('id' in o) result.successful.push(o.duplicate ? { identifier: o.id, index, id: o.id, duplicate: true, duplicateOf: o.duplicateOf } : { identifier: o.id, index, id: o.id });
       else result.failed.push({ index, code: o.error.code, message: o.error.message });
     });
     return result;

@@ -77,7 +77,15 @@ export interface PublishResult {
    * Over the socket `id` is the envelope id the namespace gave, when a subscription of this client
    * receives the channel (it is read off the echo), and for a `duplicate` the first message's id.
    */
-  successful: Array<{ identifier: string; index: number; id?: string; duplicate?: true }>;
+  successful: Array<{
+    identifier: string;
+    index: number;
+    id?: string;
+    /** A repeat of a deduplicationId: nothing was delivered; `id` is the first message's. */
+    duplicate?: true;
+    /** With `duplicate` on a stored publish: the first message, whose channel may differ from this publish's (dedup is API-wide per user). */
+    duplicateOf?: { id: string; channel: string };
+  }>;
   failed: Array<{ identifier?: string; index: number; code?: string; message?: string }>;
 }
 

@@ -3,7 +3,8 @@
  * (a backend) or a bearer JWT (a client, see token-publish.ts), and direct Lambda
  * invoke (IAM) with one message or `{ messages: [...] }`.
  * Both answer the same bodies:
- * - one message: `{ id, channel, event }` (plus `duplicate: true` for a repeat);
+ * - one message: `{ id, channel, event }` (plus `duplicate: true` and `duplicateOf: { id, channel }`,
+ *   the first message's, for a repeat);
  * - a batch: `{ results: [...] }`, one per message in order, each either the above
  *   or `{ channel, event, error }`;
  * - refused: `{ error: { code, message, field?, limit? } }`.

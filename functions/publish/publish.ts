@@ -21,8 +21,13 @@ import type { Deliverer, EventOutcome } from './deliver';
 import type { IdAllocator } from './ids';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
+/**
+ * A repeat of a deduplicationId answers the first message: `id`, `channel` and `event`
+ * are the first message's, and `duplicateOf` says so explicitly (dedup is API-wide, so
+ * the first may have gone to another channel: nothing was delivered on this one).
+ */
 export type PublishResult =
-  | { id: string; channel: string; event: string; duplicate?: true }
+  | { id: string; channel: string; event: string; duplicate?: true; duplicateOf?: { id: string; channel: string } }
   | { channel: string; event: string; error: { code: string; message: string; field?: string } };
 
 export interface PubSubEmitter {
@@ -49,6 +54,10 @@ export function envelopeJson(id: string, m: ValidatedMessage, metaJson: string =
 
 /** The meta of a backend publish (API key or IAM): no user. */
 const BACKEND_META = '{"uid":null,"umd":null}';
+
+function duplicateOf(id: string, channel: string, event: string): PublishResult {
+  return { id, channel, event, duplicate: true, duplicateOf: { id, channel } };
+}
 
 const failure = (m: ValidatedMessage, code: string, message: string, field?: string): PublishResult => ({
   channel: m.channel.path,
@@ -91,7 +100,7 @@ export async function publishMessages(messages: ValidatedMessage[], deps: Publis
           owners.set(i, c.owner);
           leases.set(i, c.leaseUntil);
         } else {
-          results[i] = { id: c.messageId, channel: c.channel || m.channel.path, event: c.event || m.event, duplicate: true };
+          results[i] = duplicateOf(c.messageId, c.channel || m.channel.path, c.event || m.event);
         }
       } catch (e) {
         deps.logger.error('dedup claim failed', { code: errorOf(e).code, error: (e as Error).message });
@@ -119,7 +128,7 @@ export async function publishMessages(messages: ValidatedMessage[], deps: Publis
         owners.delete(i);
         results[i] =
           r.kind === 'duplicate'
-            ? { id: r.messageId, channel: r.channel || m.channel.path, event: r.event || m.event, duplicate: true }
+            ? duplicateOf(r.messageId, r.channel || m.channel.path, r.event || m.event)
             : failure(m, 'DUPLICATE_IN_FLIGHT', 'a publish with this deduplicationId is still in progress; retry later', 'deduplicationId');
       } catch (e) {
         deps.logger.error('dedup renew failed', { error: (e as Error)?.name ?? 'error' });
@@ -233,7 +242,7 @@ export async function publishMessages(messages: ValidatedMessage[], deps: Publis
 
   for (const [i, first] of sameAs) {
     const r = results[first]!;
-    results[i] = 'id' in r ? { id: r.id, channel: r.channel, event: r.event, duplicate: true } : { ...r };
+    results[i] = 'id' in r ? duplicateOf(r.id, r.channel, r.event) : { ...r };
   }
 
   if (published.length > 0) {

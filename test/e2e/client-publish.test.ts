@@ -109,7 +109,10 @@ it('with echo off holds live messages while a stored publish is unanswered, then
   expect(got.map((m) => m.data)).toEqual(['bob-during', 'bob-after']);
   // The same deduplicationId from Alice again answers her first id; from Bob it is his own message.
   const again = await alice.publish('/chat/held', { event: 'message', data: 'mine again', deduplicationId: 'held-1' }, { stored: true });
-  expect(again.successful[0]).toMatchObject({ id: mine.successful[0].id, duplicate: true });
+  expect(again.successful[0]).toMatchObject({ id: mine.successful[0].id, duplicate: true, duplicateOf: { id: mine.successful[0].id, channel: '/chat/held' } });
+  // Reused on another channel: nothing is delivered there, and the answer names the first channel.
+  const elsewhere = await alice.publish('/chat/elsewhere', { event: 'message', data: 'elsewhere', deduplicationId: 'held-1' }, { stored: true });
+  expect(elsewhere.successful[0]).toMatchObject({ id: mine.successful[0].id, duplicate: true, duplicateOf: { id: mine.successful[0].id, channel: '/chat/held' } });
   const bobSame = await bob.publish('/chat/held', { event: 'message', data: 'bob same id', deduplicationId: 'held-1' }, { stored: true });
   expect(bobSame.successful[0].duplicate).toBeUndefined();
   await waitFor(() => got.length >= 3, 'bob\'s message with the same deduplicationId', 10_000);

@@ -246,7 +246,7 @@ describe('deduplication', () => {
     const first = (await h({ channel: 'dd', event: 'e', deduplicationId: 'win-1' })) as { id: string };
     t += 299_000;
     const again = await h({ channel: 'dd', event: 'other', deduplicationId: 'win-1' });
-    expect(again).toEqual({ id: first.id, channel: '/default/dd', event: 'e', duplicate: true });
+    expect(again).toEqual({ id: first.id, channel: '/default/dd', event: 'e', duplicate: true, duplicateOf: { id: first.id, channel: '/default/dd' } });
     t += 2_000;
     const later = (await h({ channel: 'dd', event: 'e', deduplicationId: 'win-1' })) as { id: string; duplicate?: boolean };
     expect(later.duplicate).toBeUndefined();
@@ -340,11 +340,25 @@ describe('deduplication', () => {
     expect((await rig.dynamo.send(new GetItemCommand({ TableName: rig.settings.tables.dedup, Key: { deduplicationId: { S: 'rn-1' } } }))).Item?.owner?.S).toBe('taker');
   });
 
+  it('a deduplicationId reused on another channel answers duplicateOf naming the first id and channel, and delivers nothing', async () => {
+    const h = handler();
+    const first = parse(await h(post({ channel: 'xch-a', event: 'e', data: 1, deduplicationId: 'xch-1' })));
+    const again = parse(await h(post({ channel: 'xch-b', event: 'other', data: 2, deduplicationId: 'xch-1' })));
+    expect(again).toEqual({ status: 202, body: { id: first.body.id, channel: '/default/xch-a', event: 'e', duplicate: true, duplicateOf: { id: first.body.id, channel: '/default/xch-a' } } });
+    // Also inside one batch, and for the second of two messages that share the id.
+    const batch = parse(await h(post({ messages: [{ channel: 'xch-c', event: 'e', deduplicationId: 'xch-2' }, { channel: 'xch-d', event: 'e', deduplicationId: 'xch-2' }, { channel: 'xch-d', event: 'e', deduplicationId: 'xch-1' }] })));
+    expect(batch.status).toBe(202);
+    const [c, d, d1] = batch.body.results;
+    expect(d).toEqual({ id: c.id, channel: '/default/xch-c', event: 'e', duplicate: true, duplicateOf: { id: c.id, channel: '/default/xch-c' } });
+    expect(d1.duplicateOf).toEqual({ id: first.body.id, channel: '/default/xch-a' });
+    expect(rig.endpoint.received.map((x) => x.channel)).toEqual(['/default/xch-a', '/default/xch-c']);
+  });
+
   it('a repeat inside one batch is answered as a duplicate of the first', async () => {
     const r = (await handler()({ messages: [{ channel: 'db', event: 'e', deduplicationId: 'b-1' }, { channel: 'db', event: 'e', deduplicationId: 'b-1' }] })) as {
       results: Array<{ id: string; duplicate?: boolean }>;
     };
-    expect(r.results[1]).toEqual({ ...r.results[0], duplicate: true });
+    expect(r.results[1]).toEqual({ ...r.results[0], duplicate: true, duplicateOf: { id: r.results[0].id, channel: '/default/db' } });
     expect(rig.endpoint.received.flatMap((x) => x.events)).toHaveLength(1);
   });
 });

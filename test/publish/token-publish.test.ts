@@ -178,7 +178,7 @@ describe('POST /publish with a client token', () => {
     const a2 = await post(h, { channel: '/chat/dedup', event: 'message', data: 'a again', deduplicationId: 'm-1' }, alice);
     expect([a1.status, b1.status, k1.status, a2.status]).toEqual([202, 202, 202, 202]);
     expect(new Set([a1.body.id, b1.body.id, k1.body.id]).size).toBe(3);
-    expect(a2.body).toEqual({ id: a1.body.id, channel: '/chat/dedup', event: 'message', duplicate: true });
+    expect(a2.body).toEqual({ id: a1.body.id, channel: '/chat/dedup', event: 'message', duplicate: true, duplicateOf: { id: a1.body.id, channel: '/chat/dedup' } });
     expect(rig.endpoint.received.flatMap((x) => x.events).map((e) => e.data)).toEqual(['a', 'b', 'k']);
     // A token naming nobody cannot deduplicate (it would share one scope with every such token).
     const nobody = await signToken({ secret: SECRET, kid: 'k1', channels: { '/chat/*': { publish: true } } });
