@@ -2,7 +2,7 @@
  * History for a wildcard pattern (`/chat/*`): the messages table's namespace index
  * (core/tables.ts MESSAGES_BY_NAMESPACE, `namespace` + `id`) read after `after`, kept
  * when the channel matches the pattern (core/channels.ts subscriptionMatches, the
- * subscription rule) and has not expired. The work per request is bounded: at most
+ * subscription rule) and has not expired nor is pending delivery. The work per request is bounded: at most
  * `maxExamined` index items are read, matching or not; when that budget runs out the
  * page ends early (possibly empty) with `next`, the id to continue after. A client
  * must therefore follow `next` even when `items` is empty.
@@ -15,7 +15,7 @@ import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk
 import { type Channel, patternCovers, subscriptionMatches } from '../core/channels';
 import type { ParsedClaims } from '../core/claims';
 import { MESSAGES_BY_NAMESPACE } from '../core/tables';
-import type { MessagePage, StoredMessage } from '../shared/messages-table';
+import { isVisible, type MessagePage, type StoredMessage } from '../shared/messages-table';
 
 /** Index items one pattern request may read (matching or not) before it answers with `next`. */
 export const PATTERN_MAX_EXAMINED = 1000;
@@ -71,8 +71,8 @@ export async function queryPattern(
       const envelope = item.envelope?.S;
       if (!id || !channel || envelope === undefined) continue;
       if (!subscriptionMatches(q.pattern, channel.slice(1).split('/'))) continue;
+      if (!isVisible(item, nowS)) continue;
       const expiresAt = item.expiresAt?.N !== undefined ? Number(item.expiresAt.N) : undefined;
-      if (expiresAt !== undefined && expiresAt <= nowS) continue;
       if (out.length === q.limit) return { messages: out, next: out[out.length - 1].id };
       out.push({ channel, id, envelope, expiresAt });
     }

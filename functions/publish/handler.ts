@@ -32,7 +32,7 @@ import { createDedup } from './dedup';
 import { createDeliverer, type DeliveryOptions } from './deliver';
 import { createEmitter } from './emit';
 import { createIdAllocator } from './ids';
-import { publishMessages, type PublishResult } from './publish';
+import { publishMessages, type FaultHook, type PublishResult } from './publish';
 import { firstRefusal, looksLikeJwt, metaJsonOf, refuseBackendFields, scopeDedupIds } from './token-publish';
 
 export type PublishInvokePayload = PublishMessage | { messages: PublishMessage[] };
@@ -59,6 +59,8 @@ export interface PublishHandlerDeps {
   dedupPollMs?: number;
   /** Largest HTTP body. Default: room for a full batch of maximum messages, at most the Function URL's 6 MB. */
   maxBodyBytes?: number;
+  /** Tests only: awaited at each named step of the pipeline (publish.ts); a hook that never returns is a crash there. */
+  fault?: FaultHook;
 }
 
 export type PublishHandler = (event: HttpEvent | PublishInvokePayload) => Promise<HttpResult | PublishBody>;
@@ -112,6 +114,7 @@ export function createPublishHandler(deps: PublishHandlerDeps): PublishHandler {
       ? createEmitter({ eventBridge: deps.eventBridge as { send(cmd: unknown): Promise<unknown> }, eventBusName: settings.publish.eventBusName, logger })
       : undefined,
     now,
+    fault: deps.fault,
   };
 
   /** `claims`: the verified token of a client publisher; absent for backends (API key, IAM). */

@@ -4,22 +4,58 @@
  * Order matters for the guarantees:
  * - dedup claims come first, so a duplicate costs no id and no delivery;
  * - ids are given out per channel in one head write for all of that channel's messages;
- * - stored messages are written before delivery, so whatever a subscriber receives is
- *   already readable through the history API; a failed delivery deletes it again;
- * - chunks of one channel go out one after another (ids reach subscribers in order),
- *   channels in parallel;
+ * - a deduplicated message's id is recorded in its claim before it is stored;
+ * - stored messages are written (pending) before delivery, so whatever a subscriber
+ *   receives is already stored; once AppSync acknowledged the delivery the copy is
+ *   confirmed and history shows it; a failed delivery deletes it again;
+ * - chunks of one channel go out one after another in id order (ids reach subscribers
+ *   in order), channels in parallel;
  * - a message is reported published only when AppSync acknowledged it.
+ *
+ * Surviving a crash (a Lambda timeout or crash, a killed emulator) at any step:
+ * - Chosen: the retry with the same deduplicationId answers the FIRST id and delivers
+ *   the message that was stored, rather than hiding the dead attempt's copy and
+ *   publishing anew. Hiding alone cannot be enough: a publish that died during delivery
+ *   may already have reached subscribers under its id, and a new id would give them a
+ *   second copy they cannot tell from the first. Finishing under the recorded id means a
+ *   subscriber that got it live gets the same id again at worst, which the client drops
+ *   by id (client/subscriptions.ts `seen`), and history holds one item.
+ *   How: the claim records `{ id, channel, event, stored }` (dedup.ts `reserve`) before
+ *   the copy is written; a retry that takes the lapsed claim over (after its lease)
+ *   reads the copy (`recover` below) and redelivers it when still pending, only answers
+ *   when it was confirmed (it was delivered), and publishes afresh when there is no copy
+ *   (the dead attempt stopped before storing it, so nobody saw that id). A message with
+ *   `store: 0` has no copy: the retry sends its own content under the recorded id on
+ *   the same channel. Batches: each message carries its own record, so a retried batch
+ *   finishes the messages the dead one got to and publishes the rest, one answer each;
+ *   recovered (older) ids go out first on their channel.
+ * - Without a deduplicationId nothing ties a retry to the dead attempt, so its copy must
+ *   not be visible: copies are written `pending`, which history (and so every client's
+ *   catch-up) skips until delivery is confirmed. A dead attempt's pending copy expires
+ *   by itself (messages-table.ts pendingExpiry). Such a publish may have been delivered
+ *   live without ever showing in history; the publisher got no answer and should retry
+ *   with a deduplicationId (functions/publish/README.md).
+ * - The price: one more write per stored message (the confirm) and per deduplicated
+ *   message (the record), and a message is readable through history from its confirm on
+ *   (one write after AppSync's acknowledgment), not from before its delivery.
+ * - A recovered message goes out after ids given out since the crash: subscribers that
+ *   care sort by id (as for concurrent publishers).
+ *
+ * `deps.fault` (tests only) is awaited at each named step (`PublishStep`): a hook that
+ * never returns is a crash at that step (nothing after it runs, as in a killed process).
  */
 import type { ValidatedMessage } from '../core/message';
-import { LIMITS } from '../core/limits';
 import { EventsockError } from '../core/errors';
 import { own } from '../core/own';
 import type { Logger } from '../shared/log';
-import { deleteMessage, expiryFor, putMessage } from '../shared/messages-table';
-import type { Dedup } from './dedup';
-import type { Deliverer, EventOutcome } from './deliver';
+import { expiryFor, getMessage } from '../shared/messages-table';
+import { publishChannel, type FaultHook, type Outgoing } from './channel-publish';
+import type { Dedup, RecordedMessage } from './dedup';
+import type { Deliverer } from './deliver';
 import type { IdAllocator } from './ids';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+
+export type { FaultHook, PublishStep } from './channel-publish';
 
 /**
  * A repeat of a deduplicationId answers the first message: `id`, `channel` and `event`
@@ -45,6 +81,8 @@ export interface PublisherDeps {
   emitter?: PubSubEmitter;
   logger: Logger;
   now: () => number;
+  /** Tests only: awaited at each named step (see the header). */
+  fault?: FaultHook;
 }
 
 /** The envelope JSON, built around the already-serialized data (it was measured as it is). */
@@ -73,18 +111,44 @@ function errorOf(e: unknown): { code: string; message: string } {
 /** A won claim is renewed before delivery once it is older than this. */
 const RENEW_SLACK_MS = 1000;
 
+/** What a retry does with the message a dead attempt recorded in the claim it took over. */
+type Recovery =
+  /** Confirmed: it was delivered; only the answer is missing. */
+  | { kind: 'done'; id: string; channel: string; event: string; envelope: string }
+  /** Deliver it (again) under its id; `envelope` set when a copy is stored. */
+  | { kind: 'resume'; channel: string; out: Omit<Outgoing, 'i' | 'message' | 'owner'> }
+  /** Nothing of it was ever visible: publish this message afresh. */
+  | { kind: 'fresh' };
+
+async function recover(m: ValidatedMessage, rec: RecordedMessage, deps: PublisherDeps, metaJson: string): Promise<Recovery> {
+  if (!rec.stored) {
+    // No copy to read (store: 0): the dead attempt may have delivered on the recorded channel.
+    if (rec.channel !== m.channel.path) return { kind: 'fresh' };
+    return { kind: 'resume', channel: rec.channel, out: { id: rec.id, envelope: envelopeJson(rec.id, m, metaJson), event: m.event, stored: false } };
+  }
+  const copy = await getMessage(deps.dynamo, deps.messagesTable, rec.channel, rec.id);
+  // Stored copies are written before delivery: without one, that id was never delivered.
+  if (!copy) return { kind: 'fresh' };
+  if (!copy.pending) return { kind: 'done', id: rec.id, channel: rec.channel, event: rec.event, envelope: copy.envelope };
+  return { kind: 'resume', channel: rec.channel, out: { id: rec.id, envelope: copy.envelope, event: rec.event, stored: true, storedAlready: true, expiresAt: copy.pending.expiresAt } };
+}
+
 /**
  * `opts.metaJson`: the envelope meta as JSON, for a token publisher (from its verified
  * claims, see token-publish.ts); backends publish with `{"uid":null,"umd":null}`.
  */
 export async function publishMessages(messages: ValidatedMessage[], deps: PublisherDeps, opts: { metaJson?: string } = {}): Promise<PublishResult[]> {
+  const metaJson = opts.metaJson ?? BACKEND_META;
   const results: Array<PublishResult | undefined> = messages.map(() => undefined);
   const owners = new Map<number, string>();
   const leases = new Map<number, number>();
   const firstWithId = new Map<string, number>();
   const sameAs = new Map<number, number>();
+  const resumed = new Map<number, Recovery & { kind: 'resume' }>();
+  const published: string[] = [];
 
   // 1. Dedup claims, one per distinct id; later copies in the same batch follow the first.
+  // A claim taken over from a dead publish brings what it recorded: finish that message.
   await Promise.all(
     messages.map(async (m, i) => {
       if (m.deduplicationId === undefined) return;
@@ -96,11 +160,29 @@ export async function publishMessages(messages: ValidatedMessage[], deps: Publis
       firstWithId.set(m.deduplicationId, i);
       try {
         const c = await deps.dedup.claim(m.deduplicationId);
-        if (c.kind === 'won') {
-          owners.set(i, c.owner);
-          leases.set(i, c.leaseUntil);
-        } else {
+        if (c.kind === 'duplicate') {
           results[i] = duplicateOf(c.messageId, c.channel || m.channel.path, c.event || m.event);
+          return;
+        }
+        owners.set(i, c.owner);
+        leases.set(i, c.leaseUntil);
+        if (!c.recorded) return;
+        let r: Recovery;
+        try {
+          r = await recover(m, c.recorded, deps, metaJson);
+        } catch (e) {
+          // Not released: the record must survive for the next retry (the claim lapses after its lease).
+          owners.delete(i);
+          deps.logger.error('recovery read failed', { channel: c.recorded.channel, id: c.recorded.id, error: (e as Error)?.name ?? 'error' });
+          results[i] = failure(m, 'STORE_FAILED', 'the stored copy of an earlier attempt could not be read; retry');
+          return;
+        }
+        deps.logger.warn('finishing a publish that died', { channel: c.recorded.channel, id: c.recorded.id, recovery: r.kind });
+        if (r.kind === 'done') {
+          results[i] = { id: r.id, channel: r.channel, event: r.event };
+          if (m.emitPubSubEvent) published.push(r.envelope);
+        } else if (r.kind === 'resume') {
+          resumed.set(i, r);
         }
       } catch (e) {
         deps.logger.error('dedup claim failed', { code: errorOf(e).code, error: (e as Error).message });
@@ -109,6 +191,7 @@ export async function publishMessages(messages: ValidatedMessage[], deps: Publis
       }
     }),
   );
+  await deps.fault?.('claimed', {});
 
   // 2. Everything still unanswered goes out, grouped by channel in publish order, all
   // chunks within one delivery budget (counted from here: dedup waits are not delivery).
@@ -120,7 +203,7 @@ export async function publishMessages(messages: ValidatedMessage[], deps: Publis
   const margin = deps.dedup.leaseMs - deps.deliverer.budgetMs;
   await Promise.all(
     [...leases].map(async ([i, leaseUntil]) => {
-      if (leaseUntil >= deliverBy + margin - RENEW_SLACK_MS) return;
+      if (results[i] || leaseUntil >= deliverBy + margin - RENEW_SLACK_MS) return;
       const m = messages[i];
       try {
         const r = await deps.dedup.renew(m.deduplicationId!, owners.get(i)!);
@@ -139,92 +222,40 @@ export async function publishMessages(messages: ValidatedMessage[], deps: Publis
     }),
   );
 
-  const byChannel = new Map<string, number[]>();
+  const byChannel = new Map<string, Outgoing[]>();
+  const nowMs = deps.now();
   messages.forEach((m, i) => {
     if (results[i] || sameAs.has(i)) return;
-    const list = byChannel.get(m.channel.path) ?? [];
-    list.push(i);
-    byChannel.set(m.channel.path, list);
+    const r = resumed.get(i);
+    const out: Outgoing = r
+      ? { i, message: m, owner: owners.get(i), ...r.out }
+      : { i, message: m, owner: owners.get(i), event: m.event, stored: m.store !== 0, expiresAt: m.store !== 0 ? expiryFor(m.store, nowMs) : undefined };
+    // A resumed message goes to the channel it was recorded on (the retry may name another).
+    const channel = r ? r.channel : m.channel.path;
+    const list = byChannel.get(channel) ?? [];
+    list.push(out);
+    byChannel.set(channel, list);
   });
 
-  const published: string[] = [];
+  const notOurs = new Set<number>();
   await Promise.all(
-    [...byChannel].map(async ([channel, idx]) => {
-      const ordering = own(deps.namespaces, messages[idx[0]].channel.namespace)?.ordering ?? 'channel';
-      let ids: string[];
-      try {
-        ids = await deps.ids.allocate(channel, idx.length, ordering);
-      } catch (e) {
-        deps.logger.error('id allocation failed', { channel, error: (e as Error).message });
-        const { code, message } = errorOf(e);
-        for (const i of idx) results[i] = failure(messages[i], code, message);
-        return;
-      }
-      const envelopes = idx.map((i, k) => envelopeJson(ids[k], messages[i], opts.metaJson));
-
-      // Store first (see above); a message that cannot be stored is not sent.
-      const ready: number[] = [];
-      await Promise.all(
-        idx.map(async (i, k) => {
-          const m = messages[i];
-          if (m.store !== 0) {
-            try {
-              await putMessage(deps.dynamo, deps.messagesTable, { channel, id: ids[k], envelope: envelopes[k], expiresAt: expiryFor(m.store, deps.now()) });
-            } catch (e) {
-              deps.logger.error('store failed', { channel, id: ids[k], error: (e as Error).message });
-              results[i] = failure(m, 'STORE_FAILED', 'the message could not be stored; it was not delivered');
-              return;
-            }
-          }
-          ready.push(k);
-        }),
-      );
-      ready.sort((a, b) => a - b);
-
-      for (let start = 0; start < ready.length; start += LIMITS.eventsPerPublish) {
-        const chunk = ready.slice(start, start + LIMITS.eventsPerPublish);
-        let outcomes: EventOutcome[];
-        try {
-          outcomes = await deps.deliverer.deliver(
-            channel,
-            chunk.map((k) => envelopes[k]),
-            deliverBy,
-          );
-        } catch (e) {
-          // Never leave the chunk unanswered: its stored copies and dedup claims are undone below.
-          deps.logger.error('delivery failed unexpectedly', { channel, error: (e as Error)?.name ?? 'error' });
-          outcomes = chunk.map(() => ({ ok: false as const, code: 'DELIVERY_FAILED', message: 'the message could not be delivered; it was not published' }));
+    [...byChannel].map(async ([channel, items]) => {
+      const ordering = own(deps.namespaces, items[0].message.channel.namespace)?.ordering ?? 'channel';
+      const envelopeOf = (id: string, m: ValidatedMessage) => envelopeJson(id, m, metaJson);
+      const outcome = await publishChannel(channel, items, deps, { ordering, deliverBy, envelopeOf, notOurs });
+      for (const o of items) {
+        const r = outcome.get(o.i);
+        const m = messages[o.i];
+        if (!r) results[o.i] = failure(m, 'INTERNAL', 'internal error');
+        else if ('error' in r) results[o.i] = { channel: m.channel.path, event: m.event, error: r.error };
+        else {
+          results[o.i] = r;
+          if (m.emitPubSubEvent) published.push(o.envelope!);
         }
-        // One line per chunk that lost messages: what on-call searches for (and the alarm counts).
-        const lost = outcomes.flatMap((o, j) => (o.ok ? [] : [{ id: ids[chunk[j]], code: o.code, message: o.message }]));
-        if (lost.length > 0) {
-          deps.logger.error('delivery failed', { channel, count: lost.length, ids: lost.map((l) => l.id), codes: [...new Set(lost.map((l) => l.code))], reason: lost[0].message });
-        }
-        outcomes.forEach((o, j) => {
-          const k = chunk[j];
-          const i = idx[k];
-          const m = messages[i];
-          if (o.ok) {
-            results[i] = { id: ids[k], channel, event: m.event };
-            if (m.emitPubSubEvent) published.push(envelopes[k]);
-          } else {
-            results[i] = failure(m, o.code, o.message);
-          }
-        });
       }
-
-      // Undo what a failed delivery left behind, so history and dedup never point at it.
-      await Promise.all(
-        idx.map(async (i, k) => {
-          const r = results[i];
-          if (!r || !('error' in r) || messages[i].store === 0 || r.error.code === 'STORE_FAILED') return;
-          await deleteMessage(deps.dynamo, deps.messagesTable, channel, ids[k]).catch((e: Error) =>
-            deps.logger.error('could not delete an undelivered stored message', { channel, id: ids[k], error: e.message }),
-          );
-        }),
-      );
     }),
   );
+  for (const i of notOurs) owners.delete(i);
 
   // 3. Settle dedup claims: published ones now answer duplicates, failed ones are given back.
   await Promise.all(

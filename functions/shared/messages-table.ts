@@ -6,8 +6,13 @@
  * wildcard patterns (`/chat/*`).
  * DynamoDB deletes expired items lazily and dynalite never does, so reads drop
  * expired items themselves.
+ *
+ * The publish function writes a message `pending` before it delivers it and confirms it
+ * (removes `pending`) once AppSync acknowledged the delivery (functions/publish/publish.ts):
+ * reads skip pending items, so a copy whose publish died before delivery is never
+ * visible. A pending item expires by itself (`pendingExpiry`) unless confirmed.
  */
-import { DeleteItemCommand, PutItemCommand, QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, DeleteItemCommand, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { MESSAGES_BY_NAMESPACE } from '../core/tables';
 
 export interface StoredMessage {
@@ -17,6 +22,12 @@ export interface StoredMessage {
   envelope: string;
   /** Epoch seconds, or undefined for a message kept forever. */
   expiresAt?: number;
+  /**
+   * Written, not yet confirmed delivered: hidden from reads. `expiresAt` is then the
+   * pending copy's own (see pendingExpiry); `pending.expiresAt` the one the message
+   * gets when confirmed (undefined: kept forever).
+   */
+  pending?: { expiresAt?: number };
 }
 
 type Send = Pick<DynamoDBClient, 'send'>;
@@ -47,7 +58,70 @@ export async function putMessage(dynamo: Send, table: string, m: StoredMessage):
     envelope: { S: m.envelope },
   };
   if (m.expiresAt !== undefined) item.expiresAt = { N: String(m.expiresAt) };
+  if (m.pending) {
+    item.pending = { BOOL: true };
+    // -1: kept forever once confirmed.
+    item.confirmedExpiresAt = { N: String(m.pending.expiresAt ?? -1) };
+  }
   await dynamo.send(new PutItemCommand({ TableName: table, Item: item }));
+}
+
+/**
+ * The expiry of a pending copy written at `nowMs`: the message's own (`expiresAt`) when
+ * sooner, else `keepSeconds` from now (long enough for a retry to find it: the dedup
+ * window and a lease), so an unconfirmed copy of a message kept forever is not kept forever.
+ */
+export function pendingExpiry(expiresAt: number | undefined, nowMs: number, keepSeconds: number): number {
+  const bound = Math.ceil(nowMs / 1000) + keepSeconds;
+  return expiresAt === undefined ? bound : Math.min(expiresAt, bound);
+}
+
+/**
+ * Makes a pending message visible with its real expiry (undefined: forever). False when
+ * the item is gone (it is never created again here).
+ */
+export async function confirmMessage(dynamo: Send, table: string, channel: string, id: string, expiresAt: number | undefined): Promise<boolean> {
+  try {
+    await dynamo.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: { channel: { S: channel }, id: { S: id } },
+        UpdateExpression: expiresAt === undefined ? 'REMOVE pending, confirmedExpiresAt, expiresAt' : 'REMOVE pending, confirmedExpiresAt SET expiresAt = :e',
+        ConditionExpression: 'attribute_exists(id)',
+        ...(expiresAt === undefined ? {} : { ExpressionAttributeValues: { ':e': { N: String(expiresAt) } } }),
+      }),
+    );
+    return true;
+  } catch (e) {
+    if (e instanceof ConditionalCheckFailedException || (e as Error)?.name === 'ConditionalCheckFailedException') return false;
+    throw e;
+  }
+}
+
+/** One stored message, pending or not, expired or not (consistent read); undefined when absent. */
+export async function getMessage(dynamo: Send, table: string, channel: string, id: string): Promise<StoredMessage | undefined> {
+  const res = await dynamo.send(new GetItemCommand({ TableName: table, Key: { channel: { S: channel }, id: { S: id } }, ConsistentRead: true }));
+  const item = res.Item;
+  if (!item?.envelope?.S) return undefined;
+  return {
+    channel,
+    id,
+    envelope: item.envelope.S,
+    ...(item.expiresAt?.N !== undefined ? { expiresAt: Number(item.expiresAt.N) } : {}),
+    ...(item.pending?.BOOL ? { pending: confirmedExpiry(item.confirmedExpiresAt?.N) } : {}),
+  };
+}
+
+function confirmedExpiry(n: string | undefined): { expiresAt?: number } {
+  const v = n === undefined ? -1 : Number(n);
+  return v === -1 || !Number.isFinite(v) ? {} : { expiresAt: v };
+}
+
+/** Is this item a message readers may see (not pending delivery, not expired at `nowS`)? */
+export function isVisible(item: Record<string, AttributeValue>, nowS: number): boolean {
+  if (item.pending?.BOOL) return false;
+  const expiresAt = item.expiresAt?.N !== undefined ? Number(item.expiresAt.N) : undefined;
+  return expiresAt === undefined || expiresAt > nowS;
 }
 
 export async function deleteMessage(dynamo: Send, table: string, channel: string, id: string): Promise<void> {
@@ -62,7 +136,7 @@ export interface MessagePage {
 
 /**
  * Messages of a channel after `after` (exclusive), in id order, at most `limit`,
- * expired ones skipped. Reads at most `maxReads` DynamoDB pages per call so a long
+ * expired and pending ones skipped. Reads at most `maxReads` DynamoDB pages per call so a long
  * run of expired items cannot make one request unbounded; `next` then resumes.
  */
 export async function queryMessages(
@@ -98,7 +172,7 @@ export async function queryMessages(
       const expiresAt = item.expiresAt?.N !== undefined ? Number(item.expiresAt.N) : undefined;
       if (out.length === q.limit) return { messages: out, next: out[out.length - 1].id };
       lastSeen = id;
-      if (expiresAt !== undefined && expiresAt <= nowS) continue;
+      if (!isVisible(item, nowS)) continue;
       out.push({ channel: q.channel, id, envelope, expiresAt });
     }
     if (!res.LastEvaluatedKey) return { messages: out };
