@@ -22,9 +22,10 @@
  *   by id (client/subscriptions.ts `seen`), and history holds one item.
  *   How: the claim records `{ id, channel, event, stored }` (dedup.ts `reserve`) before
  *   the copy is written; a retry that takes the lapsed claim over (after its lease)
- *   reads the copy (`recover` below) and redelivers it when still pending, only answers
- *   when it was confirmed (it was delivered), and publishes afresh when there is no copy
- *   (the dead attempt stopped before storing it, so nobody saw that id). A message with
+ *   reads the copy (`recover` below) and delivers it again under its id (pending or
+ *   already confirmed: the dead attempt may have died before anyone was told), and
+ *   publishes afresh when there is no copy (the dead attempt stopped before storing it,
+ *   and copies are stored before delivery, so nobody saw that id). A message with
  *   `store: 0` has no copy: the retry sends its own content under the recorded id on
  *   the same channel. Batches: each message carries its own record, so a retried batch
  *   finishes the messages the dead one got to and publishes the rest, one answer each;
@@ -113,9 +114,7 @@ const RENEW_SLACK_MS = 1000;
 
 /** What a retry does with the message a dead attempt recorded in the claim it took over. */
 type Recovery =
-  /** Confirmed: it was delivered; only the answer is missing. */
-  | { kind: 'done'; id: string; channel: string; event: string; envelope: string }
-  /** Deliver it (again) under its id; `envelope` set when a copy is stored. */
+  /** Deliver it (again) under its id. */
   | { kind: 'resume'; channel: string; out: Omit<Outgoing, 'i' | 'message' | 'owner'> }
   /** Nothing of it was ever visible: publish this message afresh. */
   | { kind: 'fresh' };
@@ -129,8 +128,11 @@ async function recover(m: ValidatedMessage, rec: RecordedMessage, deps: Publishe
   const copy = await getMessage(deps.dynamo, deps.messagesTable, rec.channel, rec.id);
   // Stored copies are written before delivery: without one, that id was never delivered.
   if (!copy) return { kind: 'fresh' };
-  if (!copy.pending) return { kind: 'done', id: rec.id, channel: rec.channel, event: rec.event, envelope: copy.envelope };
-  return { kind: 'resume', channel: rec.channel, out: { id: rec.id, envelope: copy.envelope, event: rec.event, stored: true, storedAlready: true, expiresAt: copy.pending.expiresAt } };
+  // Pending: maybe delivered, maybe not. Confirmed: delivered by the publish API's deliverer,
+  // but for a deliverer whose delivery is its caller's answer (socket-publish) the answer may
+  // have died with it. Either way it goes out again under its id (a repeat is dropped by id).
+  const expiresAt = copy.pending ? copy.pending.expiresAt : copy.expiresAt;
+  return { kind: 'resume', channel: rec.channel, out: { id: rec.id, envelope: copy.envelope, event: rec.event, stored: true, storedAlready: true, expiresAt } };
 }
 
 /**
@@ -178,12 +180,7 @@ export async function publishMessages(messages: ValidatedMessage[], deps: Publis
           return;
         }
         deps.logger.warn('finishing a publish that died', { channel: c.recorded.channel, id: c.recorded.id, recovery: r.kind });
-        if (r.kind === 'done') {
-          results[i] = { id: r.id, channel: r.channel, event: r.event };
-          if (m.emitPubSubEvent) published.push(r.envelope);
-        } else if (r.kind === 'resume') {
-          resumed.set(i, r);
-        }
+        if (r.kind === 'resume') resumed.set(i, r);
       } catch (e) {
         deps.logger.error('dedup claim failed', { code: errorOf(e).code, error: (e as Error).message });
         const { code, message } = errorOf(e);

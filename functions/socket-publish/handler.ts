@@ -70,7 +70,7 @@ import { createDedup } from '../publish/dedup';
 import type { Deliverer } from '../publish/deliver';
 import { createEmitter } from '../publish/emit';
 import { createIdAllocator } from '../publish/ids';
-import { publishMessages } from '../publish/publish';
+import { publishMessages, type FaultHook } from '../publish/publish';
 
 /** One published event as AppSync hands it to the data source: its identifier and the parsed payload. */
 export interface DataSourceEvent {
@@ -106,6 +106,8 @@ export interface SocketPublishHandlerDeps {
   dedupPollMs?: number;
   /** How long a dedup claim is held while this invocation publishes. Default: 15 s (longer than the function's timeout). */
   dedupLeaseMs?: number;
+  /** Tests only: awaited at each named step of the publish pipeline (publish.ts); a hook that never returns is a crash there. */
+  fault?: FaultHook;
 }
 
 export type SocketPublishHandler = (event: unknown) => Promise<DataSourceAnswer>;
@@ -320,7 +322,7 @@ export function createSocketPublishHandler(deps: SocketPublishHandlerDeps): Sock
       ? []
       : await publishMessages(
           toPublish.map((i) => (checked[i] as { message: ValidatedMessage }).message),
-          { dynamo: deps.dynamo, messagesTable: settings.tables.messages, namespaces: settings.namespaces, ids, dedup, deliverer, emitter, logger: log, now },
+          { dynamo: deps.dynamo, messagesTable: settings.tables.messages, namespaces: settings.namespaces, ids, dedup, deliverer, emitter, logger: log, now, fault: deps.fault },
           { metaJson: metaJsonOfContext(ctx) },
         );
     const byIndex = new Map(toPublish.map((i, k) => [i, results[k]]));
@@ -330,7 +332,13 @@ export function createSocketPublishHandler(deps: SocketPublishHandlerDeps): Sock
       const r = byIndex.get(i)!;
       if ('error' in r) return { id: e.id, error: `${r.error.code}: ${r.error.message}` };
       if (r.duplicate) return { id: e.id, error: `DUPLICATE: this deduplicationId was already published as ${r.id}; not delivered again` };
-      const payload = JSON.parse(deliverer.envelopes.get(r.id)!) as Record<string, unknown>;
+      // A retry finishing a publish that died (publish.ts) goes out on the channel that publish named:
+      // this answer is broadcast on this channel only, so another channel's message is not answered here.
+      const collected = deliverer.envelopes.get(r.id);
+      if (collected === undefined || r.channel !== channel.path) {
+        return { id: e.id, error: `DUPLICATE: this deduplicationId was already published as ${r.id} on ${r.channel}; not delivered here` };
+      }
+      const payload = JSON.parse(collected) as Record<string, unknown>;
       if (c.nonce !== undefined) payload.nonce = c.nonce;
       return { id: e.id, payload };
     });

@@ -140,3 +140,34 @@ it('refuses the whole publish with UnauthorizedException without an Eventsock id
 it('fails an invocation that is not an AppSync Events publish, naming the shape', async () => {
   await expect(handler()({ channel: '/chat/x', event: 'm' })).rejects.toMatchObject({ name: 'InvalidDataSourceEvent', message: expect.stringContaining('info.channel') });
 });
+
+it('a socket publish that died after storing and confirming (its answer never reached AppSync) is answered by the retry under the same id, stored once', async () => {
+  let dead = false;
+  let crashed!: () => void;
+  const died = new Promise<void>((r) => (crashed = r));
+  const dying = createSocketPublishHandler({
+    settings: rig.settings,
+    dynamo: rig.dynamo,
+    logger: memoryLogger(),
+    dedupPollMs: 5,
+    dedupLeaseMs: 1000,
+    fault: (step) => {
+      if (step === 'confirmed') dead = true;
+      if (!dead) return;
+      crashed();
+      return new Promise<void>(() => undefined);
+    },
+  });
+  const ev = (data: number) => publishEvent('/chat/crash', [{ event: 'message', data, deduplicationId: 'crash-1' }]);
+  void dying(ev(1));
+  await died;
+  const later = createSocketPublishHandler({ settings: rig.settings, dynamo: rig.dynamo, logger: memoryLogger(), dedupPollMs: 5, dedupLeaseMs: 1000, now: () => Date.now() + 5000 });
+  const out = (await later(ev(2))) as DataSourceAnswer;
+  const page = await queryMessages(rig.dynamo, rig.settings.tables.messages, { channel: '/chat/crash', limit: 10, nowMs: Date.now() });
+  expect(page.messages).toHaveLength(1);
+  // The stored message (data 1) is what the retry's answer broadcasts, under its id.
+  expect(out.events).toEqual([{ id: expect.any(String), payload: JSON.parse(page.messages[0].envelope) }]);
+  expect((out.events[0] as { payload: { data: number } }).payload.data).toBe(1);
+  const again = (await later(ev(3))) as DataSourceAnswer;
+  expect(again.events).toEqual([{ id: expect.any(String), error: expect.stringContaining(`already published as ${page.messages[0].id}`) }]);
+});
