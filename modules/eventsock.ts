@@ -12,7 +12,6 @@
 import { Construct } from 'constructs';
 import { Fn, TerraformIterator, TerraformOutput, Token, type TerraformElement } from 'cdktf';
 import { AppsyncApi, type AppsyncApiEventConfigAuthProvider } from '@cdktf/provider-aws/lib/appsync-api';
-import { AppsyncApiKey } from '@cdktf/provider-aws/lib/appsync-api-key';
 import { AppsyncChannelNamespace } from '@cdktf/provider-aws/lib/appsync-channel-namespace';
 import { AppsyncDatasource } from '@cdktf/provider-aws/lib/appsync-datasource';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
@@ -36,6 +35,7 @@ import { TOKEN_VALIDATION_EXPRESSION } from '../functions/core/token-format';
 import { MESSAGES_BY_NAMESPACE, TABLES, type TableDefinition, type TableName, tableName } from '../functions/core/tables';
 import { namespaceHandlerCode, namespaceHandlerConfigs, namespaceHandlerSettings, SETTINGS_LINE_RE, SOCKET_PUBLISH_DATA_SOURCE } from '../functions/namespace/code';
 import { FUNCTIONS, FUNCTION_NAMES, type FunctionName, LAMBDA_ARCHITECTURE, LAMBDA_HANDLER, LAMBDA_RUNTIME, NAMESPACE_HANDLERS_FILE } from './functions';
+import { EventsockApiKey } from './api-key';
 import { ALARM_PERIOD_SECONDS, ALARM_THRESHOLD, alarmDescriptions, alarmMetricNamespace, api5xxDescription, PUBLISH_FAILURES, publishFailuresDescription, SECRET_UNAVAILABLE } from './alarms';
 import { APPSYNC_ASSUME_ROLE, appsyncAssumeRoleFor, escapeTemplate, LAMBDA_ASSUME_ROLE, policyDocument, resourceList, type Statement } from './policy';
 
@@ -168,6 +168,8 @@ export class Eventsock extends Construct {
    */
   readonly alarms: Record<string, CloudwatchMetricAlarm> = {};
   readonly metricFilters: Record<string, CloudwatchLogMetricFilter> = {};
+  /** The AppSync API key, its expiry alarm and schedule (auth.apiKey set). */
+  apiKey?: EventsockApiKey;
 
   private readonly prefix: string;
   private readonly tags: Record<string, string>;
@@ -356,18 +358,20 @@ export class Eventsock extends Construct {
     );
 
     if (cfg.auth.apiKey) {
-      const days = cfg.auth.apiKey.expiresInDays ?? 7;
-      const key = this.named(
-        new AppsyncApiKey(this, 'api_key', {
-          apiId: this.api.apiId,
-          description: cfg.auth.apiKey.description !== undefined ? escapeTemplate(cfg.auth.apiKey.description) : `Eventsock ${name}`,
-          expires: Fn.timeadd(Fn.timestamp(), `${days * 24}h`),
-          // The expiry is fixed at creation; re-planning must not push it forward every run.
-          lifecycle: { ignoreChanges: ['expires'] },
-        }),
-        'api_key',
-      );
-      this.output('appsync_api_key', key.key, 'The AppSync API key (API_KEY auth mode).', true);
+      // Renewed on every apply, with an alarm before it lapses (modules/api-key.ts).
+      this.apiKey = new EventsockApiKey(this, {
+        name,
+        apiId: this.api.apiId,
+        description: cfg.auth.apiKey.description !== undefined ? escapeTemplate(cfg.auth.apiKey.description) : `Eventsock ${name}`,
+        lifetimeDays: cfg.auth.apiKey.lifetimeDays,
+        alarmActions: cfg.alarms.enabled ? cfg.alarms.snsTopicArns : undefined,
+        alarmArnPrefix: `arn:${where.partition}:cloudwatch:${where.region}:${where.account}:alarm:`,
+        account: where.account,
+        tags,
+        named: (r, logical) => this.named(r, logical),
+      });
+      this.output('appsync_api_key', this.apiKey.key.key, 'The AppSync API key (API_KEY auth mode).', true);
+      this.output('appsync_api_key_expires', this.apiKey.key.expires, 'When the AppSync API key lapses unless the stack is applied again (RFC 3339).');
     }
 
     // --- the socket-publish function and its data source (namespaces with socketPublish: 'pipeline')

@@ -20,7 +20,8 @@ import { RandomProvider } from '@cdktf/provider-random/lib/provider';
 import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
-import { resolveConfig } from '../functions/core/config';
+import { API_KEY_LIFETIME_DAYS, API_KEY_WARNING_DAYS, resolveConfig } from '../functions/core/config';
+import { expiresExpr, warningAtExpr } from './api-key';
 import { buildFunctions, deterministicZip, PROJECT_ROOT, sha256Base64 } from './build-functions';
 import { Eventsock, type LambdaCode } from './eventsock';
 import { FUNCTION_NAMES, type FunctionName } from './functions';
@@ -197,13 +198,27 @@ function withAlarmVariables(es: Eventsock): void {
   for (const [key, filter] of Object.entries(es.metricFilters)) filter.addOverride('count', `\${${on(key)} ? 1 : 0}`);
 }
 
+/** HCL: apiKeyWarningDays (functions/core/config.ts) of a lifetime expression. */
+const API_KEY_WARNING_EXPR = (lifetime: string) => `min(${API_KEY_WARNING_DAYS}, floor((${lifetime}) / 2))`;
+
 /** The API key resource and its output follow var.auth.api_key. */
 function withAuthVariables(es: Eventsock): void {
   const key = child(es, 'api_key');
+  const lifetime = `try(var.auth.api_key.lifetime_days, ${API_KEY_LIFETIME_DAYS.default})`;
   key.addOverride('count', '${var.auth.api_key == null ? 0 : 1}');
   key.addOverride('description', '${coalesce(try(var.auth.api_key.description, null), "Eventsock ${var.name}")}');
-  key.addOverride('expires', '${timeadd(timestamp(), "${try(var.auth.api_key.expires_in_days, 7) * 24}h")}');
+  key.addOverride('expires', `\${${expiresExpr(lifetime)}}`);
   output(es, 'appsync_api_key', '${try(aws_appsync_api_key.eventsock_api_key[0].key, "")}');
+  output(es, 'appsync_api_key_expires', '${try(aws_appsync_api_key.eventsock_api_key[0].expires, "")}');
+  // The expiry alarm and its schedule: with the key and the alarms (modules/api-key.ts).
+  switchOff(es, ['alarm_api_key_expiry', 'api_key_expiry_role', 'api_key_expiry_policy', 'api_key_expiry_schedule'], 'var.auth.api_key != null && var.alarms.enabled');
+  const alarm = child(es, 'alarm_api_key_expiry');
+  alarm.addOverride('alarm_actions', '${var.alarms.sns_topic_arns}');
+  alarm.addOverride('ok_actions', '${var.alarms.sns_topic_arns}');
+  alarm.addOverride('alarm_description', `Eventsock \${var.name}: the AppSync API key (API_KEY auth) expires in \${${API_KEY_WARNING_EXPR(lifetime)}} days or less. Run terraform apply to renew it for auth.api_key.lifetime_days; clients using it are refused once it lapses.`);
+  child(es, 'api_key_expiry_policy').addOverride('role', '${aws_iam_role.eventsock_api_key_expiry_role[0].name}');
+  child(es, 'api_key_expiry_schedule').addOverride('target.role_arn', '${aws_iam_role.eventsock_api_key_expiry_role[0].arn}');
+  child(es, 'api_key_expiry_schedule').addOverride('schedule_expression', `\${${warningAtExpr(lifetime, API_KEY_WARNING_EXPR(lifetime))}}`);
 }
 
 /**

@@ -4,7 +4,7 @@
  * module README. Defaults come from resolveConfig so the module and the CDKTF stack
  * agree on every default.
  */
-import { AUTH_MODES, LOG_RETENTION_DAYS, MAX_DATA_BYTES_CEILING, resolveConfig, TOKEN_ALGORITHMS } from '../functions/core/config';
+import { API_KEY_LIFETIME_DAYS, AUTH_MODES, LOG_RETENTION_DAYS, MAX_DATA_BYTES_CEILING, resolveConfig, TOKEN_ALGORITHMS } from '../functions/core/config';
 import { LIMITS } from '../functions/core/limits';
 
 export interface ModuleVariable {
@@ -193,14 +193,14 @@ export const MODULE_VARIABLES: ModuleVariable[] = [
   {
     name: 'auth',
     description:
-      'Extra AppSync auth providers beside AWS_LAMBDA (the authorizer) and AWS_IAM, for namespaces that list their modes: api_key (an AppSync API key: description, expires_in_days 1-365, default 7), open_id_connect (issuer https:// URL, client_id, auth_ttl_seconds, iat_ttl_seconds), cognito (user_pool_id, aws_region, app_id_client_regex).',
+      `Extra AppSync auth providers beside AWS_LAMBDA (the authorizer) and AWS_IAM, for namespaces that list their modes: api_key (an AppSync API key: description, lifetime_days ${API_KEY_LIFETIME_DAYS.min}-${API_KEY_LIFETIME_DAYS.max}, default ${API_KEY_LIFETIME_DAYS.default}: valid that many days from the UTC day of the latest apply, renewed by every apply on a later day; an alarm fires before it lapses), open_id_connect (issuer https:// URL, client_id, auth_ttl_seconds, iat_ttl_seconds), cognito (user_pool_id, aws_region, app_id_client_regex).`,
     type:
-      'object({ api_key = optional(object({ description = optional(string), expires_in_days = optional(number, 7) })), open_id_connect = optional(object({ issuer = string, client_id = optional(string), auth_ttl_seconds = optional(number), iat_ttl_seconds = optional(number) })), cognito = optional(object({ user_pool_id = string, aws_region = string, app_id_client_regex = optional(string) })) })',
+      `object({ api_key = optional(object({ description = optional(string), lifetime_days = optional(number, ${API_KEY_LIFETIME_DAYS.default}) })), open_id_connect = optional(object({ issuer = string, client_id = optional(string), auth_ttl_seconds = optional(number), iat_ttl_seconds = optional(number) })), cognito = optional(object({ user_pool_id = string, aws_region = string, app_id_client_regex = optional(string) })) })`,
     default: {},
     validation: [
       {
-        condition: each('var.auth.api_key', `${optWhole('expires_in_days', 1, 365)} && ${optNonEmpty('description')}`),
-        errorMessage: 'auth.api_key.expires_in_days must be a whole number between 1 and 365; description a non-empty string.',
+        condition: each('var.auth.api_key', `${optWhole('lifetime_days', API_KEY_LIFETIME_DAYS.min, API_KEY_LIFETIME_DAYS.max)} && ${optNonEmpty('description')}`),
+        errorMessage: `auth.api_key.lifetime_days must be a whole number between ${API_KEY_LIFETIME_DAYS.min} and ${API_KEY_LIFETIME_DAYS.max}; description a non-empty string.`,
       },
       {
         condition: each('var.auth.open_id_connect', `can(regex("^https://", x.issuer)) && ${optNonEmpty('client_id')} && ${optWhole('auth_ttl_seconds', 0, OIDC_TTL_MAX)} && ${optWhole('iat_ttl_seconds', 0, OIDC_TTL_MAX)}`),

@@ -98,9 +98,26 @@ export interface HistoryConfig {
 }
 
 /** Optional extra AppSync auth providers, beside AWS_LAMBDA (the authorizer) and AWS_IAM. */
+/**
+ * AppSync API key lifetime: the service takes 1 to 365 days from creation or update
+ * (CreateApiKey / UpdateApiKey `expires`, ApiKeyValidityOutOfBoundsException; the AWS
+ * AppSync API reference), rounded down to the hour. The key is renewed from the start
+ * of the apply's UTC day, so at least 2 days keep it over 1 day from the apply.
+ */
+export const API_KEY_LIFETIME_DAYS = { min: 2, max: 365, default: 365 } as const;
+/** The expiry alarm fires this many days before the key lapses (half the lifetime for shorter ones). */
+export const API_KEY_WARNING_DAYS = 30;
+export function apiKeyWarningDays(lifetimeDays: number): number {
+  return Math.min(API_KEY_WARNING_DAYS, Math.floor(lifetimeDays / 2));
+}
+
 export interface ExtraAuthConfig {
-  /** Create an AppSync API key (API_KEY mode). */
-  apiKey?: { description?: string; expiresInDays?: number };
+  /**
+   * Create an AppSync API key (API_KEY mode). It is valid for `lifetimeDays` (2-365,
+   * default 365) from the UTC day of the latest apply: every apply on a later day renews
+   * it, and an alarm fires `API_KEY_WARNING_DAYS` before it lapses (modules/api-key.ts).
+   */
+  apiKey?: { description?: string; lifetimeDays?: number };
   openIdConnect?: { issuer: string; clientId?: string; authTtlSeconds?: number; iatTtlSeconds?: number };
   cognito?: { userPoolId: string; awsRegion: string; appIdClientRegex?: string };
 }
@@ -249,9 +266,12 @@ export function resolveConfig(input: unknown = {}): ResolvedConfig {
   const enabled = new Set<AuthMode>(['AWS_LAMBDA', 'AWS_IAM']);
   if (auth.apiKey !== undefined) {
     const k = optObject(auth.apiKey, 'auth.apiKey');
-    checkKeys(k, ['description', 'expiresInDays'], 'auth.apiKey');
+    if (k.expiresInDays !== undefined) {
+      throw new ConfigError('auth.apiKey.expiresInDays', 'is now auth.apiKey.lifetimeDays: the key is renewed on every apply to that many days (2-365, default 365)');
+    }
+    checkKeys(k, ['description', 'lifetimeDays'], 'auth.apiKey');
     if (k.description !== undefined) str(k.description, 'auth.apiKey.description');
-    int(k.expiresInDays, 'auth.apiKey.expiresInDays', undefined, 1, 365);
+    int(k.lifetimeDays, 'auth.apiKey.lifetimeDays', undefined, API_KEY_LIFETIME_DAYS.min, API_KEY_LIFETIME_DAYS.max);
     enabled.add('API_KEY');
   }
   if (auth.openIdConnect !== undefined) {

@@ -296,7 +296,7 @@ describe('module default_namespace', () => {
 });
 
 describe('module auth variable', () => {
-  const all = 'auth={ api_key = { description = "for kiosks", expires_in_days = 30 }, open_id_connect = { issuer = "https://id.example.com", client_id = "web", auth_ttl_seconds = 600 }, cognito = { user_pool_id = "eu-west-1_abc", aws_region = "eu-west-1" } }';
+  const all = 'auth={ api_key = { description = "for kiosks", lifetime_days = 30 }, open_id_connect = { issuer = "https://id.example.com", client_id = "web", auth_ttl_seconds = 600 }, cognito = { user_pool_id = "eu-west-1_abc", aws_region = "eu-west-1" } }';
 
   it('turns on the providers it names, in the stack\'s order', () => {
     expect(evaluate([], 'local.enabled_auth_modes')).toEqual(['AWS_LAMBDA', 'AWS_IAM']);
@@ -335,17 +335,39 @@ describe('module auth variable', () => {
     expect(evaluate([all], bare(key.count))).toBe(1);
     expect(evaluate([all], bare(key.description))).toBe('for kiosks');
     expect(evaluate(['name=shop', 'auth={ api_key = {} }'], bare(key.description))).toBe('Eventsock shop');
-    expect(key.expires).toBe('${timeadd(timestamp(), "${try(var.auth.api_key.expires_in_days, 7) * 24}h")}');
-    expect(evaluate([all], 'try(var.auth.api_key.expires_in_days, 7) * 24')).toBe(720);
-    expect(key.lifecycle.ignore_changes).toEqual(['expires']);
+    expect(evaluate([all], bare(key.expires).replace('plantimestamp()', '"2026-12-06T13:45:10Z"'))).toBe('2027-01-05T00:00:00Z');
+    expect(evaluate([], bare(key.expires).replace('plantimestamp()', '"2026-12-06T23:59:59Z"'))).toBe('2027-12-06T00:00:00Z');
+    expect(key.lifecycle?.ignore_changes).toBeUndefined();
     expect(outputs.appsync_api_key).toEqual({ description: expect.any(String), sensitive: true, value: '${try(aws_appsync_api_key.eventsock_api_key[0].key, "")}' });
+  });
+
+  it('raises the API key expiry alarm before the key lapses, with the key and the alarms only', () => {
+    const on = ['alarms={ sns_topic_arns = ["arn:aws:sns:eu-west-1:123456789012:oncall"] }'];
+    for (const type of ['aws_cloudwatch_metric_alarm', 'aws_scheduler_schedule', 'aws_iam_role', 'aws_iam_role_policy']) {
+      const id = { aws_cloudwatch_metric_alarm: 'eventsock_alarm_api_key_expiry', aws_scheduler_schedule: 'eventsock_api_key_expiry_schedule', aws_iam_role: 'eventsock_api_key_expiry_role', aws_iam_role_policy: 'eventsock_api_key_expiry_policy' }[type]!;
+      const r = main.resource[type][id];
+      expect([type, evaluate(on, bare(r.count))]).toEqual([type, 0]);
+      expect([type, evaluate([...on, 'auth={ api_key = {} }'], bare(r.count))]).toEqual([type, 1]);
+      expect([type, evaluate(['auth={ api_key = {} }', 'alarms={ enabled = false }'], bare(r.count))]).toEqual([type, 0]);
+    }
+    const schedule = main.resource.aws_scheduler_schedule.eventsock_api_key_expiry_schedule;
+    const at = (vars: string[], now: string) => evaluate(vars, bare(schedule.schedule_expression).replace(/plantimestamp\(\)/g, JSON.stringify(now)));
+    // 30 days before a 365-day key lapses; half the lifetime for short ones.
+    expect(at(['auth={ api_key = {} }'], '2026-12-06T13:45:10Z')).toBe('at(2027-11-06T00:00:00)');
+    expect(at(['auth={ api_key = { lifetime_days = 10 } }'], '2026-12-06T13:45:10Z')).toBe('at(2026-12-11T00:00:00)');
+    expect(at(['auth={ api_key = { lifetime_days = 2 } }'], '2026-12-06T23:59:59Z')).toBe('at(2026-12-07T00:00:00)');
+    const alarm = main.resource.aws_cloudwatch_metric_alarm.eventsock_alarm_api_key_expiry;
+    expect(alarm.alarm_actions).toBe('${var.alarms.sns_topic_arns}');
+    expect(evaluate(['auth={ api_key = { lifetime_days = 10 } }'], JSON.stringify(alarm.alarm_description).replace(/^"|"$/g, '"'))).toMatch(/expires in 5 days or less/);
+    expect(outputs.appsync_api_key_expires.value).toBe('${try(aws_appsync_api_key.eventsock_api_key[0].expires, "")}');
   });
 
   it('refuses bad auth settings naming the field', () => {
     const bad: Array<[string, RegExp]> = [
-      ['auth={ api_key = { expires_in_days = 0 } }', /auth\.api_key\.expires_in_days must be a whole number between 1 and 365/],
-      ['auth={ api_key = { expires_in_days = 366 } }', /auth\.api_key\.expires_in_days/],
-      ['auth={ api_key = { description = "" } }', /auth\.api_key\.expires_in_days must be a whole number between 1 and 365; description a non-empty string/],
+      ['auth={ api_key = { lifetime_days = 1 } }', /auth\.api_key\.lifetime_days must be a whole number between 2 and 365/],
+      ['auth={ api_key = { lifetime_days = 366 } }', /auth\.api_key\.lifetime_days/],
+      ['auth={ api_key = { lifetime_days = 30.5 } }', /auth\.api_key\.lifetime_days/],
+      ['auth={ api_key = { description = "" } }', /auth\.api_key\.lifetime_days must be a whole number between 2 and 365; description a non-empty string/],
       ['auth={ open_id_connect = { issuer = "http://id.example.com" } }', /auth\.open_id_connect\.issuer must be an https:\/\/ URL/],
       ['auth={ open_id_connect = { issuer = "https://id.example.com", iat_ttl_seconds = -1 } }', /auth\.open_id_connect\.issuer must be/],
       ['auth={ cognito = { user_pool_id = "p", aws_region = "Europe" } }', /auth\.cognito\.user_pool_id must be non-empty, aws_region an AWS region/],

@@ -104,7 +104,7 @@ describe('exported Terraform module', () => {
   it('has every output of the stack, described, secrets marked sensitive, and lists them in its README', () => {
     const outputs = (JSON.parse(read('outputs.tf.json')) as Json).output as Record<string, Json>;
     expect(Object.keys(outputs).sort()).toEqual([
-      'api_arn', 'api_id', 'appsync_api_key', 'history_url', 'http_endpoint', 'http_host', 'publish_api_key_parameter_names', 'publish_api_keys', 'publish_function_arn',
+      'api_arn', 'api_id', 'appsync_api_key', 'appsync_api_key_expires', 'history_url', 'http_endpoint', 'http_host', 'publish_api_key_parameter_names', 'publish_api_keys', 'publish_function_arn',
       'publish_function_name', 'publish_url', 'realtime_endpoint', 'realtime_host', 'table_names', 'token_secret_kids', 'token_secret_parameter_names', 'token_secrets',
     ]);
     for (const [name, o] of Object.entries(outputs)) {

@@ -28,6 +28,8 @@ const ALLOWED_ACTIONS: Record<string, string[]> = {
   ],
   eventsock_history_policy: ['logs:CreateLogStream', 'logs:PutLogEvents', 'dynamodb:Query', 'ssm:GetParameter'],
   eventsock_appsync_logs_policy: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+  // EventBridge Scheduler raising the API key expiry alarm (modules/api-key.ts): that one alarm.
+  eventsock_api_key_expiry_policy: ['cloudwatch:SetAlarmState'],
   // The namespaces' data source: no appsync:EventPublish (its answer is the delivery), no secrets, no EventBridge.
   eventsock_socket_publish_policy: ['logs:CreateLogStream', 'logs:PutLogEvents', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
   // The role AppSync assumes to invoke it.
@@ -145,7 +147,7 @@ describe.each(configs)('policy suite, %s config', (_label, config) => {
     for (const [, r] of resources(tf, 'aws_iam_role')) {
       const trust = JSON.parse(r.assume_role_policy as string).Statement as Stmt[];
       expect(trust).toHaveLength(1);
-      expect(trust[0].Principal).toEqual({ Service: expect.stringMatching(/^(lambda|appsync)\.amazonaws\.com$/) });
+      expect(trust[0].Principal).toEqual({ Service: expect.stringMatching(/^(lambda|appsync|scheduler)\.amazonaws\.com$/) });
     }
   });
 
