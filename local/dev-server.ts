@@ -15,7 +15,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { signToken } from '../client/token';
-import { runtimeSettings, type ResolvedConfig, type RuntimeSettings } from '../functions/core/config';
+import { API_KEY_LIFETIME_DAYS, runtimeSettings, type ResolvedConfig, type RuntimeSettings } from '../functions/core/config';
 import { EventsockError } from '../functions/core/errors';
 import { own } from '../functions/core/own';
 import { createAuthorizerHandler } from '../functions/authorizer/handler';
@@ -57,6 +57,8 @@ export interface DevServerOptions {
   iamCredentials?: IamCredentials[];
   /** The AppSync API key (API_KEY auth, when config.auth.apiKey is set). Default: random `da2-…`. */
   appSyncApiKey?: string;
+  /** When the AppSync API key lapses (epoch ms). Default: `auth.apiKey.lifetimeDays` (365) days after start, as a fresh apply gives. */
+  appSyncApiKeyExpiresAt?: number;
   /**
    * OPENID_CONNECT: a file with the issuer's public JWKS (`{ "keys": [...] }`), so tokens
    * verify offline. Without it the keys are fetched from the issuer (OIDC discovery) on first use.
@@ -86,6 +88,8 @@ export interface DevServer {
   devApiKey: string;
   /** The AppSync API key clients use with API_KEY auth; undefined when config.auth.apiKey is not set. */
   appSyncApiKey?: string;
+  /** When appSyncApiKey lapses (epoch ms). */
+  appSyncApiKeyExpiresAt?: number;
   iamCredentials: IamCredentials[];
   settings: RuntimeSettings;
   /** The certificate served with TLS, to trust in clients. */
@@ -238,6 +242,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const devTokenSecret = opts.devTokenSecret ?? randomBytes(32).toString('base64url');
   const devApiKey = opts.devApiKey ?? `esk_dev_${randomBytes(24).toString('base64url')}`;
   const appSyncApiKey = config.auth.apiKey ? (opts.appSyncApiKey ?? `da2-${randomBytes(13).toString('hex')}`) : undefined;
+  const appSyncApiKeyExpiresAt = opts.appSyncApiKeyExpiresAt ?? Date.now() + (config.auth.apiKey?.lifetimeDays ?? API_KEY_LIFETIME_DAYS.default) * 86_400_000;
   const iamCredentials = opts.iamCredentials?.length ? opts.iamCredentials : [{ accessKeyId: DEV_ACCESS_KEY_ID, secretAccessKey: randomBytes(30).toString('base64url') }];
 
   // The secrets the handlers would read from SSM, under the same parameter names.
@@ -339,6 +344,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       authorizer,
       iamCredentials,
       apiKeys: appSyncApiKey ? [appSyncApiKey] : undefined,
+      apiKeyExpiresAt: appSyncApiKey ? new Map([[appSyncApiKey, appSyncApiKeyExpiresAt]]) : undefined,
       oidcJwks: tokenKeys.oidcJwks,
       cognitoJwks: tokenKeys.cognitoJwks,
       jwksFetch: opts.jwksFetch,
@@ -514,6 +520,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       devToken,
       devApiKey,
       appSyncApiKey,
+      appSyncApiKeyExpiresAt: appSyncApiKey ? appSyncApiKeyExpiresAt : undefined,
       iamCredentials,
       settings,
       tls: tls ? { certFile: tls.certFile, cert: tls.cert, generated: tls.generated } : undefined,

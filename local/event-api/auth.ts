@@ -84,6 +84,7 @@ export interface AuthenticatorOptions {
   authorizer?: (event: AuthorizerEvent) => Promise<AuthorizerResult>;
   iamCredentials: IamCredential[];
   apiKeys: string[];
+  apiKeyExpiresAt?: ReadonlyMap<string, number>;
   /** The Lambda authorizer's identity_validation_expression; a token that does not match never reaches the authorizer. Default: none. */
   identityValidationExpression?: string;
   /** OPENID_CONNECT / AMAZON_COGNITO_USER_POOLS settings (config.auth). */
@@ -183,6 +184,8 @@ export class Authenticator {
     switch (mode) {
       case 'API_KEY':
         if (!this.opts.apiKeys.includes(lower['x-api-key'])) throw unauthorized('The API key is not valid.');
+        // Unconfirmed: the service's words for a lapsed key; it is refused as an unknown one (UnauthorizedException).
+        if ((this.opts.apiKeyExpiresAt?.get(lower['x-api-key']) ?? Infinity) <= this.opts.now()) throw unauthorized('The API key is not valid.');
         return { mode, identity: null };
       case 'AWS_IAM':
         return { mode, identity: await this.iam(lower, req) };

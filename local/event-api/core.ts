@@ -73,6 +73,7 @@ export class EventApiCore {
       authorizer: opts.authorizer,
       iamCredentials: opts.iamCredentials ?? [],
       apiKeys: opts.apiKeys ?? [],
+      apiKeyExpiresAt: opts.apiKeyExpiresAt,
       extraAuth: opts.config.auth,
       oidcJwks: opts.oidcJwks,
       cognitoJwks: opts.cognitoJwks,

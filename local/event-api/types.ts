@@ -33,6 +33,12 @@ export interface EventApiOptions {
   /** API_KEY: accepted keys. */
   apiKeys?: string[];
   /**
+   * API_KEY: when each key lapses (epoch ms, as `now()` counts); a key past it is refused
+   * like an unknown one. A key not listed here does not lapse. The stack renews the real key
+   * on every apply (modules/api-key.ts); the dev server gives its key the configured lifetime.
+   */
+  apiKeyExpiresAt?: ReadonlyMap<string, number>;
+  /**
    * OPENID_CONNECT (config.auth.openIdConnect): the issuer's public JWKS, used instead of
    * OIDC discovery and the jwks_uri, so the emulator needs no network. Public keys only.
    */
