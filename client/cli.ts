@@ -12,6 +12,7 @@ import { resolveEndpoint } from './endpoint';
 import { EventsockClientError } from './errors';
 import { connect } from './node';
 import { signToken } from './token';
+import { smoke, smokeTargetFromOutputs } from './smoke';
 
 export interface CliIo {
   stdout: (line: string) => void;
@@ -26,6 +27,7 @@ const USAGE = `usage:
   eventsock subscribe <channel>... [--endpoint URL] [auth] [--count N] [--history URL] [--history-token JWT] [--no-echo]
   eventsock publish <channel> <event> [data-json] [--endpoint URL] [--publish-url URL --key KEY [--store SECONDS] | --publish-url URL --token JWT | --ws auth]
     (--token without --ws: a stored client publish through the publish API with that JWT)
+  eventsock smoke --outputs outputs.json [--namespace NS]   (after deploy: terraform output -json > outputs.json; checks the deployed stack end to end)
   eventsock token --channel '<pattern>=subscribe,publish,history' ... [--secret S] [--kid K] [--ttl SECONDS] [--uid U] [--umd JSON] [--scope 'connect subscribe']
 
 auth (one of): --token JWT | --api-key KEY | --iam [--region R]   (IAM reads AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)
@@ -44,6 +46,8 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
         return await publishCommand(rest, io);
       case 'token':
         return await tokenCommand(rest, io);
+      case 'smoke':
+        return await smokeCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':
@@ -262,4 +266,20 @@ async function tokenCommand(args: string[], io: CliIo): Promise<number> {
 
 function defaultIo(): CliIo {
   return { stdout: (l) => process.stdout.write(l + '\n'), stderr: (l) => process.stderr.write(l + '\n'), env: process.env };
+}
+
+/** `eventsock smoke`: client/smoke.ts against the stack's outputs; one JSON line per step, then the summary; exit 1 on a failure. */
+async function smokeCommand(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({ args, options: { outputs: { type: 'string' }, namespace: { type: 'string' } }, allowPositionals: false });
+  if (!values.outputs) throw new UsageError('smoke needs --outputs <file> (terraform output -json of the deployed stack)');
+  let outputs: Record<string, unknown>;
+  try {
+    outputs = JSON.parse(readFileSync(values.outputs, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new UsageError(`--outputs ${values.outputs}: ${(e as Error).message}`);
+  }
+  const report = await smoke({ ...smokeTargetFromOutputs(outputs, values.namespace), fetch: io.fetch });
+  for (const s of report.steps) io.stdout(JSON.stringify(s));
+  io.stderr(report.summary);
+  return report.ok ? 0 : 1;
 }
