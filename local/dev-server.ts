@@ -29,6 +29,7 @@ import { createTables, startDynalite, type LocalDynamo } from './dynamo';
 import { createEventApi } from './event-api';
 import { cognitoIssuer, publicJwks } from './event-api/token-modes';
 import { readBody, serveFunctionUrl, type FunctionUrlHandler } from './function-url';
+import { applyServerTimeouts, ByteBudget, hostAllowed, malformedPath, originAllowed, originOf, type ServerTimeouts } from './guard';
 import { verifySigV4 } from './sigv4-verify';
 import { loadTls, type TlsMaterial } from './tls';
 
@@ -70,6 +71,16 @@ export interface DevServerOptions {
   jwksFetch?: typeof fetch;
   /** `ka` interval; short values make keep-alive tests quick. Default: the service's 60 s. */
   keepAliveIntervalMs?: number;
+  /**
+   * Page origins (besides loopback pages) that may open the Event API socket and call
+   * publish and history from a browser; the CORS lists of publish and history count too.
+   * Requests without an Origin (non-browser clients) are not affected. Default: none.
+   */
+  allowedOrigins?: string[];
+  /** Header, request, keep-alive and idle timeouts of the HTTP server (local/guard.ts). */
+  timeouts?: ServerTimeouts;
+  /** Request body bytes all requests may hold at once while being read; beyond, 503 SERVER_BUSY. Default 64 MiB. */
+  maxBufferedRequestBytes?: number;
   /** Log every frame and request. */
   verbose?: boolean;
   logger?: Logger;
@@ -287,6 +298,10 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       });
     };
     const server: Server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, onRequest) : createHttpServer(onRequest);
+    applyServerTimeouts(server, opts.timeouts);
+    const bodyBudget = new ByteBudget(opts.maxBufferedRequestBytes ?? 64 * 1024 * 1024);
+    // Names a Host header may carry for the console's secrets: loopback names, and the bind host when it is one.
+    const configuredHosts = bindHost === '0.0.0.0' || bindHost === '::' ? [] : [bindHost];
     server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       if (!upgrade) return socket.destroy();
       upgrade(req, socket, head);
@@ -392,7 +407,12 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
      * the function, as on a URL without a cors block.
      */
     const functionUrl = (fn: 'publish' | 'history', handler: FunctionUrlHandler, origins: string[], method: 'GET' | 'POST') => async (req: IncomingMessage, res: ServerResponse) => {
-      const serve = () => serveFunctionUrl(req, res, handler, { domainName: domainName(fn), onError: (e) => logger.error(`${fn} handler threw`, { error: (e as Error).message }) });
+      if (!originAllowed(originOf(req), [...origins, ...(opts.allowedOrigins ?? [])])) {
+        return sendJson(res, 403, { error: { code: 'ORIGIN_NOT_ALLOWED', message: `origin: ${JSON.stringify(originOf(req)!.slice(0, 200))} may not call ${fn} here; allow it with ${fn}.corsAllowedOrigins (or the emulator's allowedOrigins)`, field: 'origin' } });
+      }
+      // No credentials at all: the function refuses on the headers, so its body is never buffered.
+      const before = async (event: Parameters<FunctionUrlHandler>[0]) => (event.headers.authorization ? undefined : handler(event));
+      const serve = () => serveFunctionUrl(req, res, handler, { domainName: domainName(fn), budget: bodyBudget, before, onError: (e) => logger.error(`${fn} handler threw`, { error: (e as Error).message }) });
       if (origins.length === 0) return serve();
       const origin = req.headers.origin;
       const allowed = origin && (origins.includes('*') || origins.includes(origin)) ? (origins.includes('*') ? '*' : origin) : undefined;
@@ -418,8 +438,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       if (req.method !== 'POST') return sendJson(res, 405, { message: 'use POST' }, { allow: 'POST' });
       let raw: Buffer;
       try {
-        raw = await readBody(req);
+        raw = await readBody(req, undefined, bodyBudget);
       } catch (e) {
+        if ((e as EventsockError).code === 'SERVER_BUSY') return sendJson(res, 503, { message: (e as Error).message }, { 'x-amzn-errortype': 'TooManyRequestsException', 'retry-after': '1' });
         return sendJson(res, 413, { message: (e as Error).message }, { 'x-amzn-errortype': 'RequestTooLargeException' });
       }
       const body = raw.toString('utf8');
@@ -447,7 +468,11 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     const serveConsole = (req: IncomingMessage, res: ServerResponse, path: string) => {
       if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { message: 'use GET' }, { allow: 'GET' });
       if (path === '/') {
-        // The dev secrets go only to a browser on this machine, even when bound wider.
+        // The dev secrets go only to a browser on this machine, even when bound wider, and only
+        // under a name of this machine: a rebound DNS name (another site's page) gets a 403.
+        if (!hostAllowed(req.headers.host, configuredHosts)) {
+          return sendJson(res, 403, { error: { code: 'HOST_NOT_ALLOWED', message: `host: ${JSON.stringify(String(req.headers.host ?? '').slice(0, 200))} is not a name of this emulator (localhost, 127.0.0.1, [::1]${configuredHosts.length ? `, ${configuredHosts.join(', ')}` : ''}); the console hands out dev secrets only under those`, field: 'host' } });
+        }
         const local = isLoopback(req.socket.remoteAddress);
         const boot = {
           devToken: local ? devToken : '',
@@ -471,6 +496,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       const q = full.indexOf('?');
       const path = q === -1 ? full : full.slice(0, q);
       const started = Date.now();
+      const bad = malformedPath(path);
+      if (bad) return sendJson(res, 400, { error: { code: 'MALFORMED_PATH', message: bad, field: 'path' } });
       if (opts.verbose) res.on('finish', () => logger.debug('http', { method: req.method, path, status: res.statusCode, ms: Date.now() - started }));
 
       if (path === '/event' || path === '/event/') {
@@ -502,6 +529,16 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       sendJson(res, 404, { message: `no route for ${path}` });
     };
     upgrade = (req, socket, head) => {
+      const path = (req.url ?? '/').split('?')[0];
+      const refuse = (status: string, code: string, message: string) => {
+        const body = JSON.stringify({ error: { code, message } });
+        socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      };
+      const bad = malformedPath(path);
+      if (bad) return refuse('400 Bad Request', 'MALFORMED_PATH', bad);
+      if (!originAllowed(originOf(req), opts.allowedOrigins ?? [])) {
+        return refuse('403 Forbidden', 'ORIGIN_NOT_ALLOWED', `origin: ${JSON.stringify(originOf(req)!.slice(0, 200))} may not open the Event API socket here; allow it with the emulator's allowedOrigins (--allow-origin)`);
+      }
       if (eventApi.handleUpgrade(req, socket, head)) return;
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     };

@@ -18,6 +18,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { EventsockError } from '../functions/core/errors';
 import { hasOwnKey, ownRecord } from '../functions/core/own';
+import type { ByteBudget } from './guard';
 
 export interface FunctionUrlEvent {
   version: '2.0';
@@ -61,22 +62,43 @@ export const LOCAL_ACCOUNT_ID = '000000000000';
 
 const TEXT_TYPE_RE = /^(text\/|application\/(json|[a-z0-9.+-]*\+json|xml|[a-z0-9.+-]*\+xml|javascript|x-www-form-urlencoded))/i;
 
-/** Reads a request body, refusing more than `maxBytes` with a typed error (413). */
-export async function readBody(req: IncomingMessage, maxBytes = FUNCTION_URL_MAX_BODY_BYTES): Promise<Buffer> {
+/** The emulator is busy: the bodies being read at once hold `budget.limit` bytes (503, Retry-After). */
+export function serverBusy(budget: ByteBudget): EventsockError {
+  return new EventsockError('SERVER_BUSY', `the emulator is reading ${budget.inUse} bytes of request bodies at once, its limit (${budget.limit}); retry shortly`, { field: 'body', limit: budget.limit });
+}
+
+/**
+ * Reads a request body, refusing more than `maxBytes` with a typed error (413). With a
+ * budget, the bytes being read count against the total all requests may hold at once
+ * (the declared length up front, else each chunk); beyond it, SERVER_BUSY (503).
+ */
+export async function readBody(req: IncomingMessage, maxBytes = FUNCTION_URL_MAX_BODY_BYTES, budget?: ByteBudget): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) {
     throw new EventsockError('PAYLOAD_TOO_LARGE', `request body is ${declared} bytes; at most ${maxBytes} are allowed`, { field: 'body', limit: maxBytes });
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) {
-      throw new EventsockError('PAYLOAD_TOO_LARGE', `request body is over ${maxBytes} bytes`, { field: 'body', limit: maxBytes });
+  let held = 0;
+  const hold = (n: number) => {
+    if (!budget || n <= 0) return;
+    if (!budget.take(n)) throw serverBusy(budget);
+    held += n;
+  };
+  try {
+    if (Number.isFinite(declared)) hold(declared);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > maxBytes) {
+        throw new EventsockError('PAYLOAD_TOO_LARGE', `request body is over ${maxBytes} bytes`, { field: 'body', limit: maxBytes });
+      }
+      if (size > held) hold(size - held);
+      chunks.push(chunk as Buffer);
     }
-    chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  } finally {
+    budget?.give(held);
   }
-  return Buffer.concat(chunks);
 }
 
 function formatTime(d: Date): string {
@@ -196,14 +218,24 @@ export async function serveFunctionUrl(
   req: IncomingMessage,
   res: ServerResponse,
   handler: FunctionUrlHandler,
-  opts: { domainName: string; onError?: (e: unknown) => void },
+  opts: { domainName: string; onError?: (e: unknown) => void; budget?: ByteBudget; before?: (event: FunctionUrlEvent) => Promise<unknown | undefined> },
 ): Promise<void> {
+  // A request the handler refuses on its headers alone (no credentials) is answered before its body is read.
+  if (opts.before) {
+    const early = await opts.before(toFunctionUrlEvent(req, Buffer.alloc(0), { domainName: opts.domainName }));
+    if (early !== undefined) {
+      writeFunctionUrlResult(res, early);
+      req.resume();
+      return;
+    }
+  }
   let body: Buffer;
   try {
-    body = await readBody(req);
+    body = await readBody(req, FUNCTION_URL_MAX_BODY_BYTES, opts.budget);
   } catch (e) {
     const err = e instanceof EventsockError ? e : new EventsockError('BAD_REQUEST', 'request body could not be read');
-    res.writeHead(err.code === 'PAYLOAD_TOO_LARGE' ? 413 : 400, { 'content-type': 'application/json' });
+    const status = err.code === 'PAYLOAD_TOO_LARGE' ? 413 : err.code === 'SERVER_BUSY' ? 503 : 400;
+    res.writeHead(status, { 'content-type': 'application/json', ...(status === 503 ? { 'retry-after': '1' } : {}) });
     res.end(JSON.stringify({ error: err.toJSON() }));
     // Drain what the client is still sending so it sees our answer rather than a reset.
     req.resume();

@@ -31,6 +31,9 @@ export function redactFrame(frame: unknown): unknown {
   return out;
 }
 
+/** With the total over maxTotalBufferedBytes, a connection holding more than this of its own is closed. */
+const STALLED_SHARE_BYTES = 256 * 1024;
+
 export class Connection implements DeliveryTarget {
   readonly id: string;
   private readonly subs = new Map<string, Subscriber<DeliveryTarget>>();
@@ -41,6 +44,9 @@ export class Connection implements DeliveryTarget {
   private acked = false;
   private kaTimer?: NodeJS.Timeout;
   private lifetimeTimer?: NodeJS.Timeout;
+  private silenceTimer?: NodeJS.Timeout;
+  /** When the client last sent anything: a frame, a ping or a pong. */
+  private lastHeard = Date.now();
   private closing = false;
 
   constructor(
@@ -53,10 +59,42 @@ export class Connection implements DeliveryTarget {
     private readonly onClosed: (c: Connection) => void,
   ) {
     this.id = Math.random().toString(36).slice(2, 10);
-    ws.on('message', (data, isBinary) => this.enqueue(data as Buffer, isBinary));
+    ws.on('message', (data, isBinary) => {
+      this.lastHeard = Date.now();
+      this.enqueue(data as Buffer, isBinary);
+    });
+    ws.on('pong', () => (this.lastHeard = Date.now()));
+    ws.on('ping', () => (this.lastHeard = Date.now()));
+    this.watchSilence();
+    core.sockets.add(ws);
     ws.on('close', () => this.cleanup());
     ws.on('error', (e) => this.core.logger.info('connection error', { connection: this.id, error: e.message }));
     this.armLifetime(Date.now() + core.settings.connectionLifetimeMs);
+  }
+
+  /**
+   * A client that sends nothing at all, not even the pong every WebSocket stack answers a
+   * ping with, for longer than the connectionTimeoutMs the ack announces is gone (or stuck
+   * half-way through a frame, which holds its socket forever otherwise): it is pinged a few
+   * times per timeout and closed when silent past it. Clients need not send `ka` (only the
+   * server does, PROTOCOL.md); their WebSocket layer's pongs keep them alive.
+   */
+  private watchSilence(): void {
+    const timeout = this.core.settings.connectionTimeoutMs;
+    if (!(timeout > 0 && timeout <= MAX_TIMER_MS)) return;
+    this.silenceTimer = setInterval(() => {
+      if (Date.now() - this.lastHeard > timeout) {
+        this.core.logger.info('connection silent', { connection: this.id, silentMs: Date.now() - this.lastHeard });
+        this.close(1001, `nothing received for over ${timeout} ms (connectionTimeoutMs)`);
+        return;
+      }
+      try {
+        this.ws.ping();
+      } catch {
+        // closing already
+      }
+    }, Math.max(50, Math.min(Math.floor(timeout / 3), 30_000)));
+    this.silenceTimer.unref?.();
   }
 
   /** Node clamps a timer over 2^31-1 ms to 1 ms: a long lifetime is waited for in steps. */
@@ -79,7 +117,7 @@ export class Connection implements DeliveryTarget {
   /** Sends a pre-serialized frame unless the client is not keeping up (then closes it). */
   deliver(frame: string): boolean {
     if (this.closing) return false;
-    if (this.ws.bufferedAmount > this.core.settings.maxBufferedBytes) {
+    if (this.ws.bufferedAmount > this.core.settings.maxBufferedBytes || (this.ws.bufferedAmount > STALLED_SHARE_BYTES && this.core.totalBuffered() > this.core.settings.maxTotalBufferedBytes)) {
       this.slowConsumer();
       return false;
     }
@@ -98,7 +136,10 @@ export class Connection implements DeliveryTarget {
   }
 
   private slowConsumer(): void {
-    this.close(1008, `slow consumer: more than ${this.core.settings.maxBufferedBytes} bytes waiting to be sent`);
+    const own = this.ws.bufferedAmount > this.core.settings.maxBufferedBytes;
+    this.close(1008, own
+      ? `slow consumer: more than ${this.core.settings.maxBufferedBytes} bytes waiting to be sent`
+      : `slow consumer: ${this.ws.bufferedAmount} bytes waiting while all connections hold over ${this.core.settings.maxTotalBufferedBytes}`);
   }
 
   private sendText(text: string): void {
@@ -298,7 +339,9 @@ export class Connection implements DeliveryTarget {
   private cleanup(): void {
     if (this.kaTimer) clearInterval(this.kaTimer);
     if (this.lifetimeTimer) clearTimeout(this.lifetimeTimer);
-    this.kaTimer = this.lifetimeTimer = undefined;
+    if (this.silenceTimer) clearInterval(this.silenceTimer);
+    this.core.sockets.delete(this.ws);
+    this.kaTimer = this.lifetimeTimer = this.silenceTimer = undefined;
     for (const sub of this.subs.values()) this.core.index.remove(sub);
     this.subs.clear();
     this.closing = true;

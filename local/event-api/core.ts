@@ -28,6 +28,7 @@ export interface Settings {
   connectionLifetimeMs: number;
   maxSubscriptionsPerConnection: number;
   maxBufferedBytes: number;
+  maxTotalBufferedBytes: number;
   maxFrameBytes: number;
   maxConnections: number;
   maxInFlightPerConnection: number;
@@ -42,6 +43,20 @@ export class EventApiCore {
   readonly logger: Logger;
   readonly auth: Authenticator;
   readonly index = new SubscriptionIndex<DeliveryTarget>();
+  /** Every open socket, for the total of bytes waiting to be sent (`totalBuffered`). */
+  readonly sockets = new Set<{ readonly bufferedAmount: number }>();
+  private bufferedTotal = { at: -Infinity, bytes: 0 };
+
+  /** Bytes waiting to be sent on all sockets, summed at most every 100 ms (a fan-out asks once per delivery). */
+  totalBuffered(): number {
+    const now = Date.now();
+    if (now - this.bufferedTotal.at >= 100) {
+      let bytes = 0;
+      for (const s of this.sockets) bytes += s.bufferedAmount;
+      this.bufferedTotal = { at: now, bytes };
+    }
+    return this.bufferedTotal.bytes;
+  }
   readonly handlers?: NamespaceHandlers;
   /** Auth modes that may connect: every mode some namespace uses (the config has no separate list). */
   readonly connectModes: AuthMode[];
@@ -57,6 +72,7 @@ export class EventApiCore {
       connectionLifetimeMs: opts.connectionLifetimeMs ?? LIMITS.connectionLifetimeMs,
       maxSubscriptionsPerConnection: opts.maxSubscriptionsPerConnection ?? LIMITS.subscriptionsPerConnection,
       maxBufferedBytes: opts.maxBufferedBytes ?? 8 * 1024 * 1024,
+      maxTotalBufferedBytes: opts.maxTotalBufferedBytes ?? 64 * 1024 * 1024,
       maxFrameBytes: opts.maxFrameBytes ?? 3 * 1024 * 1024,
       maxConnections: opts.maxConnections ?? 50_000,
       maxInFlightPerConnection: opts.maxInFlightPerConnection ?? 1024,

@@ -77,6 +77,12 @@ export interface EventApiOptions {
   maxBufferedBytes?: number;
   /** Largest WebSocket frame or HTTP body accepted. Default: 3 MiB (5 events of 240 KB, JSON-escaped). */
   maxFrameBytes?: number;
+  /**
+   * Bytes waiting to be sent on all connections together (default 64 MiB). Past it, a
+   * connection with more than 256 KiB of its own waiting is closed as a slow consumer, so
+   * many stalled readers cannot hold `maxBufferedBytes` each.
+   */
+  maxTotalBufferedBytes?: number;
   /** Open WebSocket connections before new upgrades get 503. Default: 50000. */
   maxConnections?: number;
   /**
