@@ -29,6 +29,8 @@ export interface CliOptions {
   /** The OIDC issuer's / Cognito user pool's public JWKS, so tokens verify offline. */
   oidcJwksFile?: string;
   cognitoJwksFile?: string;
+  /** Page origins besides loopback ones that may open the socket and call publish/history from a browser (--allow-origin, comma-separated). */
+  allowedOrigins?: string[];
 }
 
 export class CliUsageError extends EventsockError {
@@ -59,6 +61,10 @@ Options:
   --cognito-jwks <file>
                       the user pool's public JWKS (its /.well-known/jwks.json)
                       for AMAZON_COGNITO_USER_POOLS tokens (default: fetched)
+  --allow-origin <origins>
+                      comma-separated page origins besides localhost ones that
+                      may open the socket and call publish/history from a
+                      browser (default: none; the CORS lists also count)
   --verbose           log every WebSocket frame and HTTP request
   --help              show this help
 
@@ -90,7 +96,7 @@ function secret(v: string | undefined, field: string): string | undefined {
 
 /** Parses flags and environment. Returns 'help' for --help. Throws CliUsageError naming the flag or variable. */
 export function parseCliArgs(argv: string[], env: Env = process.env): CliOptions | 'help' {
-  const valueFlags = new Set(['--port', '--host', '--cert', '--key', '--data-dir', '--config', '--region', '--oidc-jwks', '--cognito-jwks']);
+  const valueFlags = new Set(['--port', '--host', '--cert', '--key', '--data-dir', '--config', '--region', '--oidc-jwks', '--cognito-jwks', '--allow-origin']);
   const boolFlags = new Set(['--tls', '--verbose', '--help', '-h']);
   const given = new Map<string, string | true>();
   for (let i = 0; i < argv.length; i++) {
@@ -136,6 +142,7 @@ export function parseCliArgs(argv: string[], env: Env = process.env): CliOptions
     configFile: str('--config') ?? 'eventsock.config.ts',
     region,
     verbose: given.has('--verbose'),
+    allowedOrigins: allowedOrigins(str('--allow-origin')),
     devTokenSecret: secret(env.EVENTSOCK_DEV_TOKEN_SECRET, 'EVENTSOCK_DEV_TOKEN_SECRET'),
     devApiKey: secret(env.EVENTSOCK_DEV_API_KEY, 'EVENTSOCK_DEV_API_KEY'),
     iamCredentials: keyId && keySecret ? { accessKeyId: keyId, secretAccessKey: keySecret } : undefined,
@@ -279,6 +286,7 @@ export async function main(argv: string[], env: Env = process.env): Promise<numb
       oidcJwksFile: opts.oidcJwksFile,
       cognitoJwksFile: opts.cognitoJwksFile,
       verbose: opts.verbose,
+      allowedOrigins: opts.allowedOrigins,
       logger,
     });
   } catch (e) {
@@ -319,4 +327,14 @@ export async function main(argv: string[], env: Env = process.env): Promise<numb
 
 if (require.main === module) {
   main(process.argv.slice(2)).then((code) => process.exit(code));
+}
+
+/** `--allow-origin https://a.example,https://b.example`: exact origins (scheme://host[:port]) or '*'. */
+function allowedOrigins(v: string | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  const list = v.split(',').map((o) => o.trim()).filter((o) => o !== '');
+  for (const o of list) {
+    if (o !== '*' && !/^https?:\/\/[^/\s]+$/.test(o)) throw new CliUsageError(`--allow-origin takes origins such as https://app.example.com (scheme and host, no path), or '*' (got ${JSON.stringify(o.slice(0, 100))})`, '--allow-origin');
+  }
+  return list;
 }

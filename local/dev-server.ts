@@ -29,7 +29,7 @@ import { createTables, startDynalite, type LocalDynamo } from './dynamo';
 import { createEventApi } from './event-api';
 import { cognitoIssuer, publicJwks } from './event-api/token-modes';
 import { readBody, serveFunctionUrl, type FunctionUrlHandler } from './function-url';
-import { applyServerTimeouts, ByteBudget, hostAllowed, malformedPath, originAllowed, originOf, type ServerTimeouts } from './guard';
+import { applyIdleTimeout, ByteBudget, resolveTimeouts, serverTimeoutOptions, hostAllowed, malformedPath, originAllowed, originOf, type ServerTimeouts } from './guard';
 import { verifySigV4 } from './sigv4-verify';
 import { loadTls, type TlsMaterial } from './tls';
 
@@ -297,8 +297,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
         else res.destroy();
       });
     };
-    const server: Server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, onRequest) : createHttpServer(onRequest);
-    applyServerTimeouts(server, opts.timeouts);
+    const timeouts = resolveTimeouts(opts.timeouts);
+    const server: Server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key, ...serverTimeoutOptions(timeouts) }, onRequest) : createHttpServer(serverTimeoutOptions(timeouts), onRequest);
+    applyIdleTimeout(server, timeouts);
     const bodyBudget = new ByteBudget(opts.maxBufferedRequestBytes ?? 64 * 1024 * 1024);
     // Names a Host header may carry for the console's secrets: loopback names, and the bind host when it is one.
     const configuredHosts = bindHost === '0.0.0.0' || bindHost === '::' ? [] : [bindHost];

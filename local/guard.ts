@@ -73,25 +73,37 @@ export interface ServerTimeouts {
   idleTimeoutMs?: number;
 }
 
-/**
- * Node's own limits, made short and explicit: a partial head, an unfinished body or a
- * connection that says nothing is closed instead of holding a socket forever. A WebSocket
- * leaves these behind at its upgrade; the Event API closes silent ones itself (connection.ts).
- */
-export function applyServerTimeouts(server: Server, t: ServerTimeouts = {}): Required<ServerTimeouts> {
-  const r: Required<ServerTimeouts> = {
+/** The timeouts with their defaults. */
+export function resolveTimeouts(t: ServerTimeouts = {}): Required<ServerTimeouts> {
+  return {
     headersTimeoutMs: t.headersTimeoutMs ?? 10_000,
-    requestTimeoutMs: t.requestTimeoutMs ?? 60_000,
+    requestTimeoutMs: Math.max(t.requestTimeoutMs ?? 60_000, t.headersTimeoutMs ?? 10_000),
     keepAliveTimeoutMs: t.keepAliveTimeoutMs ?? 5_000,
     idleTimeoutMs: t.idleTimeoutMs ?? 30_000,
   };
-  server.headersTimeout = r.headersTimeoutMs;
-  server.requestTimeout = Math.max(r.requestTimeoutMs, r.headersTimeoutMs);
-  server.keepAliveTimeout = r.keepAliveTimeoutMs;
-  // Node checks headersTimeout/requestTimeout on this interval (default 30 s); check often enough to honour short limits.
-  (server as Server & { connectionsCheckingInterval?: number }).connectionsCheckingInterval = Math.min(1_000, r.headersTimeoutMs);
-  server.setTimeout(r.idleTimeoutMs, (socket) => socket.destroy());
-  return r;
+}
+
+/**
+ * Node's own limits, made short and explicit, as options of http(s).createServer: a partial
+ * head or an unfinished body is closed instead of holding a socket forever. Node checks them
+ * every `connectionsCheckingInterval` (30 s by default), which only the constructor takes.
+ */
+export function serverTimeoutOptions(t: Required<ServerTimeouts>) {
+  return {
+    headersTimeout: t.headersTimeoutMs,
+    requestTimeout: t.requestTimeoutMs,
+    keepAliveTimeout: t.keepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.min(1_000, Math.max(100, Math.floor(t.headersTimeoutMs / 2))),
+  };
+}
+
+/**
+ * A socket with no traffic at all is closed after idleTimeoutMs. A WebSocket leaves this
+ * behind at its upgrade (ws clears the socket timeout); the Event API closes silent ones
+ * itself (event-api/connection.ts).
+ */
+export function applyIdleTimeout(server: Server, t: Required<ServerTimeouts>): void {
+  server.setTimeout(t.idleTimeoutMs, (socket) => socket.destroy());
 }
 
 /**

@@ -67,9 +67,11 @@ describe('the emulator\'s /publish CORS', () => {
     expect(ok.headers.get('access-control-allow-origin')).toBe(APP);
     expect(ok.headers.get('vary')).toBe('origin');
     expect((await ok.json()).results).toEqual([{ channel: '/chat/room', event: 'message', id: expect.any(String) }]);
-    // Another origin is still served (CORS is for the browser to enforce), but unmarked.
+    // On AWS another origin would still be served unmarked (CORS is for the browser to enforce);
+    // the emulator, a service on the developer's machine, refuses other sites' pages (#13, local/guard.ts).
     const other = await post(withCors, 'https://evil.example.com', 'elsewhere');
-    expect(other.status).toBe(202);
+    expect(other.status).toBe(403);
+    expect((await other.json()).error.code).toBe('ORIGIN_NOT_ALLOWED');
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
   });
 
@@ -80,7 +82,10 @@ describe('the emulator\'s /publish CORS', () => {
     // The function's own answer (it serves POST only), not a preflight.
     expect(pre.status).not.toBe(200);
     expect(await pre.json()).toHaveProperty('error.code');
-    const res = await post(plain, APP, 'server side');
+    // A page on a non-loopback origin is refused by the emulator (AWS would serve it unmarked);
+    // a server-side caller sends no Origin and is served.
+    expect((await post(plain, APP, 'page')).status).toBe(403);
+    const res = await fetch(`${plain.url}/publish`, { method: 'POST', headers: { authorization: `Bearer ${plain.devApiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ channel: '/chat/room', event: 'message', data: 'server side' }) });
     expect(res.status).toBe(202);
     expect(res.headers.get('access-control-allow-origin')).toBeNull();
   });
