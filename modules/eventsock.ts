@@ -377,13 +377,15 @@ export class Eventsock extends Construct {
     // --- the socket-publish function and its data source (namespaces with socketPublish: 'pipeline')
     const settings = this.settingsJson(resolved, vars, { host: this.httpHost, region: where.region });
     const t = this.tables;
+    const pubSubEvents: Statement = { Sid: 'PubSubEvents', Action: 'events:PutEvents', Resource: `arn:${where.partition}:events:${where.region}:${where.account}:event-bus/${vars?.eventBusName ?? escapeTemplate(cfg.publish.eventBusName)}` };
     const tableWrites = {
       // Ids and dedup are conditional single-item writes; a failed delivery deletes what it stored.
       Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
       Resource: [t.messages.arn, t.heads.arn, t.dedup.arn],
     };
-    // No appsync:EventPublish (the data-source answer is the delivery), no secrets, no EventBridge.
-    const socketPolicy = this.policy('socket-publish', [this.logStatement(logGroups['socket-publish']), { Sid: 'OwnTables', ...tableWrites }]);
+    // No appsync:EventPublish (the data-source answer is the delivery), no secrets; EventBridge
+    // (the publish function's bus only) for namespaces with socketPublishEvents.
+    const socketPolicy = this.policy('socket-publish', [this.logStatement(logGroups['socket-publish']), { Sid: 'OwnTables', ...tableWrites }, pubSubEvents]);
     const socketPublish = this.lambda('socket-publish', props.code['socket-publish'], settings, logGroups['socket-publish'], [socketPolicy]);
     // AppSync assumes this role to invoke the function: trusted for this account's API only
     // (aws:SourceAccount / aws:SourceArn, the confused-deputy conditions), allowed that one function.
@@ -474,7 +476,7 @@ export class Eventsock extends Construct {
       ...(cfg.tokens.hs256Keys.length > 0
         ? [{ Sid: 'ReadTokenSecrets', Action: 'ssm:GetParameter', Resource: tokenSecretArns }]
         : []),
-      { Sid: 'PubSubEvents', Action: 'events:PutEvents', Resource: `arn:${where.partition}:events:${where.region}:${where.account}:event-bus/${vars?.eventBusName ?? escapeTemplate(cfg.publish.eventBusName)}` },
+      pubSubEvents,
     ]);
     const publish = this.lambda('publish', props.code.publish, settings, logGroups.publish, [publishPolicy]);
 

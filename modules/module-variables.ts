@@ -60,8 +60,8 @@ export const MODULE_VARIABLES: ModuleVariable[] = [
   {
     name: 'namespaces',
     description:
-      'Channel namespaces, by name. Each: publish_auth_modes (default AWS_IAM, plus AWS_LAMBDA when client_publish), subscribe_auth_modes (default AWS_LAMBDA and AWS_IAM), client_publish (clients with a publish grant may publish over their WebSocket), default_store_seconds (0 = not stored, -1 = forever), ordering (channel or none), allow_wildcard_subscribe, socket_publish (pipeline: client WebSocket publishes go through the socket-publish function, stored and numbered with the publish API\'s; direct: the namespace code alone; default pipeline when client_publish, else direct; pipeline needs client_publish).',
-    type: `map(object({ publish_auth_modes = optional(list(string)), subscribe_auth_modes = optional(list(string), ${hclList(dflt.subscribeAuthModes)}), client_publish = optional(bool, ${dflt.clientPublish}), default_store_seconds = optional(number, ${dflt.defaultStoreSeconds}), ordering = optional(string, ${JSON.stringify(dflt.ordering)}), allow_wildcard_subscribe = optional(bool, ${dflt.allowWildcardSubscribe}), socket_publish = optional(string) }))`,
+      'Channel namespaces, by name. Each: publish_auth_modes (default AWS_IAM, plus AWS_LAMBDA when client_publish), subscribe_auth_modes (default AWS_LAMBDA and AWS_IAM), client_publish (clients with a publish grant may publish over their WebSocket), default_store_seconds (0 = not stored, -1 = forever), ordering (channel or none), allow_wildcard_subscribe, socket_publish_events (with socket_publish pipeline: accepted client WebSocket publishes also go to EventBridge, default false), socket_publish (pipeline: client WebSocket publishes go through the socket-publish function, stored and numbered with the publish API\'s; direct: the namespace code alone; default pipeline when client_publish, else direct; pipeline needs client_publish).',
+    type: `map(object({ publish_auth_modes = optional(list(string)), subscribe_auth_modes = optional(list(string), ${hclList(dflt.subscribeAuthModes)}), client_publish = optional(bool, ${dflt.clientPublish}), default_store_seconds = optional(number, ${dflt.defaultStoreSeconds}), ordering = optional(string, ${JSON.stringify(dflt.ordering)}), allow_wildcard_subscribe = optional(bool, ${dflt.allowWildcardSubscribe}), socket_publish = optional(string), socket_publish_events = optional(bool, false) }))`,
     default: { default: {} },
     validation: [
       { condition: `length(var.namespaces) > 0 && alltrue([for k in keys(var.namespaces) : can(regex(${JSON.stringify(NAMESPACE_REGEX)}, k))])`, errorMessage: `namespaces needs at least one namespace; names are 1-${LIMITS.segmentMaxLength} letters, digits or '-', not starting or ending with '-'.` },
@@ -84,6 +84,10 @@ export const MODULE_VARIABLES: ModuleVariable[] = [
       {
         condition: 'alltrue([for k, v in var.namespaces : v.socket_publish == null || (contains(["direct", "pipeline"], coalesce(v.socket_publish, "direct")) && (v.socket_publish != "pipeline" || v.client_publish))])',
         errorMessage: 'namespaces.*.socket_publish must be direct or pipeline; pipeline needs client_publish = true.',
+      },
+      {
+        condition: 'alltrue([for k, v in var.namespaces : !v.socket_publish_events || (v.socket_publish != null ? v.socket_publish == "pipeline" : v.client_publish)])',
+        errorMessage: "namespaces.*.socket_publish_events needs socket_publish = pipeline (the default with client_publish).",
       },
     ],
   },
@@ -238,7 +242,7 @@ export const NAMESPACE_SETTINGS_EXPR =
   '{ for k, v in var.namespaces : k => { ' +
   `publishAuthModes = v.publish_auth_modes != null ? v.publish_auth_modes : (v.client_publish ? ${hclList(dfltClientPublish)} : ${hclList(dflt.publishAuthModes)}), ` +
   'subscribeAuthModes = v.subscribe_auth_modes, clientPublish = v.client_publish, defaultStoreSeconds = v.default_store_seconds, ordering = v.ordering, allowWildcardSubscribe = v.allow_wildcard_subscribe, ' +
-  'socketPublish = v.socket_publish != null ? v.socket_publish : (v.client_publish ? "pipeline" : "direct") } }';
+  'socketPublish = v.socket_publish != null ? v.socket_publish : (v.client_publish ? "pipeline" : "direct"), socketPublishEvents = v.socket_publish_events } }';
 
 /**
  * local.hs256_keys: the HS256 key slots, given or the stack's defaults (none without HS256),

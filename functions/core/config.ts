@@ -41,6 +41,12 @@ export interface NamespaceConfig {
    * `clientPublish`, else `direct` (nothing to route).
    */
   socketPublish?: SocketPublishMode;
+  /**
+   * With `socketPublish: 'pipeline'`: each client WebSocket publish the pipeline accepts also
+   * goes to EventBridge (`eventsock.pubsub`, as the publish API's `emitPubSubEvent`), which a
+   * client cannot ask for itself. Default: false.
+   */
+  socketPublishEvents?: boolean;
 }
 
 export type SocketPublishMode = 'direct' | 'pipeline';
@@ -162,6 +168,7 @@ export interface ResolvedNamespace {
   ordering: 'channel' | 'none';
   allowWildcardSubscribe: boolean;
   socketPublish: SocketPublishMode;
+  socketPublishEvents: boolean;
 }
 
 export interface ResolvedConfig {
@@ -299,7 +306,7 @@ export function resolveConfig(input: unknown = {}): ResolvedConfig {
     const at = `namespaces.${ns}`;
     if (!isValidSegment(ns)) throw new ConfigError(at, `namespace name must be 1-${LIMITS.segmentMaxLength} letters, digits or '-', not starting or ending with '-'`);
     const n = optObject(raw, at);
-    checkKeys(n, ['publishAuthModes', 'subscribeAuthModes', 'clientPublish', 'defaultStoreSeconds', 'ordering', 'allowWildcardSubscribe', 'socketPublish'], at);
+    checkKeys(n, ['publishAuthModes', 'subscribeAuthModes', 'clientPublish', 'defaultStoreSeconds', 'ordering', 'allowWildcardSubscribe', 'socketPublish', 'socketPublishEvents'], at);
     const clientPublish = bool(n.clientPublish, `${at}.clientPublish`, false);
     const publishAuthModes = authModes(n.publishAuthModes, `${at}.publishAuthModes`, clientPublish ? ['AWS_IAM', 'AWS_LAMBDA'] : ['AWS_IAM'], enabled);
     if (!publishAuthModes.includes('AWS_IAM')) {
@@ -313,6 +320,9 @@ export function resolveConfig(input: unknown = {}): ResolvedConfig {
     if (n.ordering !== undefined && n.ordering !== 'channel' && n.ordering !== 'none') throw new ConfigError(`${at}.ordering`, "must be 'channel' or 'none'");
     if (n.socketPublish !== undefined && n.socketPublish !== 'direct' && n.socketPublish !== 'pipeline') throw new ConfigError(`${at}.socketPublish`, "must be 'direct' or 'pipeline'");
     if (n.socketPublish === 'pipeline' && !clientPublish) throw new ConfigError(`${at}.socketPublish`, "'pipeline' needs clientPublish: true (only client publishes go through it)");
+    const socketPublish = (n.socketPublish as SocketPublishMode | undefined) ?? (clientPublish ? 'pipeline' : 'direct');
+    const socketPublishEvents = bool(n.socketPublishEvents, `${at}.socketPublishEvents`, false);
+    if (socketPublishEvents && socketPublish !== 'pipeline') throw new ConfigError(`${at}.socketPublishEvents`, "needs socketPublish: 'pipeline' (only the pipeline sees client publishes)");
     namespaces[ns] = {
       name: ns,
       publishAuthModes,
@@ -321,7 +331,8 @@ export function resolveConfig(input: unknown = {}): ResolvedConfig {
       defaultStoreSeconds: (store as number | undefined) ?? 0,
       ordering: (n.ordering as 'channel' | 'none' | undefined) ?? 'channel',
       allowWildcardSubscribe: bool(n.allowWildcardSubscribe, `${at}.allowWildcardSubscribe`, true),
-      socketPublish: (n.socketPublish as SocketPublishMode | undefined) ?? (clientPublish ? 'pipeline' : 'direct'),
+      socketPublish,
+      socketPublishEvents,
     };
   }
   let defaultNs: string;

@@ -321,7 +321,8 @@ export function createSocketPublishHandler(deps: SocketPublishHandlerDeps): Sock
     const results = toPublish.length === 0
       ? []
       : await publishMessages(
-          toPublish.map((i) => (checked[i] as { message: ValidatedMessage }).message),
+          // EventBridge when the namespace asks for it (socketPublishEvents); a client cannot.
+          toPublish.map((i) => ({ ...(checked[i] as { message: ValidatedMessage }).message, emitPubSubEvent: ns.socketPublishEvents === true })),
           { dynamo: deps.dynamo, messagesTable: settings.tables.messages, namespaces: settings.namespaces, ids, dedup, deliverer, emitter, logger: log, now, fault: deps.fault },
           { metaJson: metaJsonOfContext(ctx) },
         );

@@ -5,6 +5,7 @@
  * local parts.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { settingsFromEnv } from '../core/config';
 import { functionLogger } from '../shared/log';
 import { createSocketPublishHandler, type SocketPublishHandler } from './handler';
@@ -15,10 +16,13 @@ export type { SocketPublishHandlerDeps, SocketPublishHandler, DataSourcePublishE
 let instance: SocketPublishHandler | undefined;
 
 function create(): SocketPublishHandler {
+  const settings = settingsFromEnv(process.env);
   return createSocketPublishHandler({
-    settings: settingsFromEnv(process.env),
+    settings,
     logger: functionLogger('socket-publish'),
     dynamo: new DynamoDBClient({}),
+    // Only when a namespace sends its socket publishes to EventBridge (socketPublishEvents).
+    eventBridge: Object.values(settings.namespaces).some((n) => n.socketPublishEvents) ? new EventBridgeClient({}) : undefined,
   });
 }
 

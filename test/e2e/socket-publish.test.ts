@@ -16,7 +16,7 @@ let server: Awaited<ReturnType<typeof startTestServer>>;
 const clients: EventsockClient[] = [];
 
 beforeAll(async () => {
-  server = await startTestServer({ namespaces: { default: {}, chat: { clientPublish: true, defaultStoreSeconds: 3600 } } });
+  server = await startTestServer({ namespaces: { default: {}, chat: { clientPublish: true, defaultStoreSeconds: 3600 }, feed: { clientPublish: true, socketPublishEvents: true } } });
 }, 30_000);
 afterAll(async () => {
   for (const c of clients) await c.close();
@@ -151,3 +151,23 @@ it('with echo off drops its own socket publishes live and in a reconnect catch-u
   await waitFor(() => got.length === 3, 'b2 live', 10_000);
   expect(got.map((m) => m.data)).toEqual(['b0', 'b1', 'b2']);
 }, 60_000);
+
+it('sends socket publishes to EventBridge only where the namespace asks (socketPublishEvents), never on the client\'s word', async () => {
+  const t = await signToken({ secret: TEST_TOKEN_SECRET, kid: 'k1', uid: 'eve', channels: { '/feed/*': { subscribe: true, publish: true }, '/chat/*': { subscribe: true, publish: true } } });
+  const c = await connect({ endpoint: server.url, auth: { type: 'token', token: t }, reconnect: false });
+  clients.push(c);
+  await c.subscribe('/feed/a', () => undefined);
+  await c.subscribe('/chat/eb', () => undefined);
+  const before = server.pubSubEvents.length;
+  const fed = await c.publish('/feed/a', { event: 'post', data: { n: 1 } });
+  const chatted = await c.publish('/chat/eb', { event: 'message', data: 'not to EventBridge' });
+  expect(fed.failed).toEqual([]);
+  expect(chatted.failed).toEqual([]);
+  await waitFor(() => server.pubSubEvents.length > before, 'the EventBridge entry', 10_000);
+  const sent = server.pubSubEvents.slice(before);
+  expect(sent).toHaveLength(1);
+  expect(sent[0].detail).toMatchObject({ id: fed.successful[0].id, channel: '/feed/a', event: 'post', data: { n: 1 }, meta: { uid: 'eve' } });
+  // A client asking for it on another namespace is not obeyed (the handler refuses the field as FIELD_NOT_ALLOWED; this client does not even send it).
+  await c.publish('/chat/eb', { event: 'message', data: 'x', emitPubSubEvent: true } as never);
+  expect(server.pubSubEvents.slice(before)).toHaveLength(1);
+});

@@ -31,7 +31,7 @@ const ALLOWED_ACTIONS: Record<string, string[]> = {
   // EventBridge Scheduler raising the API key expiry alarm (modules/api-key.ts): that one alarm.
   eventsock_api_key_expiry_policy: ['cloudwatch:SetAlarmState'],
   // The namespaces' data source: no appsync:EventPublish (its answer is the delivery), no secrets, no EventBridge.
-  eventsock_socket_publish_policy: ['logs:CreateLogStream', 'logs:PutLogEvents', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+  eventsock_socket_publish_policy: ['logs:CreateLogStream', 'logs:PutLogEvents', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'events:PutEvents'],
   // The role AppSync assumes to invoke it.
   eventsock_socket_publish_ds_policy: ['lambda:InvokeFunction'],
 };
@@ -192,6 +192,10 @@ describe.each(configs)('policy suite, %s config', (_label, config) => {
     const sock = policies.find((p) => p.id === 'eventsock_socket_publish_policy')!.doc.Statement;
     expect(sock.filter((s) => list(s.Action).some((a) => a.startsWith('dynamodb:'))).flatMap((s) => list(s.Resource)).sort()).toEqual(
       Object.keys(TABLES).map((t) => `\${aws_dynamodb_table.eventsock_table_${t}.arn}`).sort(),
+    );
+    // EventBridge (socketPublishEvents) on the publish function's bus only.
+    expect(sock.filter((s) => list(s.Action).includes('events:PutEvents')).flatMap((s) => list(s.Resource))).toEqual(
+      policies.find((p) => p.id === 'eventsock_publish_policy')!.doc.Statement.filter((s) => list(s.Action).includes('events:PutEvents')).flatMap((s) => list(s.Resource)),
     );
   });
 
