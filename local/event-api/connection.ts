@@ -9,7 +9,7 @@ import type WebSocket from 'ws';
 import { subscribeContext } from '../appsync-js';
 import type { AuthDecision } from './auth';
 import type { DeliveryTarget, EventApiCore } from './core';
-import { badRequest, ERROR_TYPES, EventApiError, toEventApiError, unauthorized } from './errors';
+import { badRequest, ERROR_TYPES, EventApiError, overWebSocket, toEventApiError, unknownNamespace } from './errors';
 import { stringRecord } from './handshake';
 import { channelOf, runPublish } from './publish';
 import type { Subscriber } from './subscriptions';
@@ -277,7 +277,7 @@ export class Connection implements DeliveryTarget {
       }
       const channel = channelOf(f.channel, true);
       const ns = this.core.namespace(channel.namespace);
-      if (!ns) throw unauthorized(`Namespace ${channel.namespace} does not exist.`);
+      if (!ns) throw unknownNamespace(channel.namespace);
       const decision = await this.core.auth.authorize({
         authorization: this.authorizationOf(f),
         allowed: ns.subscribeAuthModes,
@@ -287,7 +287,8 @@ export class Connection implements DeliveryTarget {
       const onSubscribe = this.core.handlers?.onSubscribe;
       if (onSubscribe) {
         const verdict = onSubscribe(subscribeContext({ channel: channel.path, identity: decision.identity }));
-        if (verdict.unauthorized) throw unauthorized();
+        // `Unauthorized`, not UnauthorizedException (errors.ts: amplify-js #14947).
+        if (verdict.unauthorized) throw new EventApiError(ERROR_TYPES.handlerUnauthorized, 'You are not authorized to make this call.');
         if (verdict.error !== undefined) throw new EventApiError(verdict.errorType ?? ERROR_TYPES.handlerError, verdict.error);
       }
       // Re-checked after the awaits: the connection may have closed or reached the limit meanwhile.
@@ -326,13 +327,15 @@ export class Connection implements DeliveryTarget {
       });
       this.send({ type: 'publish_success', id, successful: result.successful, failed: result.failed });
     } catch (e) {
-      this.send({ type: 'publish_error', id, errors: [this.reportable(e, 'publish')] });
+      this.send({ type: 'publish_error', id, errors: [this.reportable(overWebSocket(toEventApiError(e)), 'publish')] });
     }
   }
 
   private reportable(e: unknown, op: string) {
     const err = toEventApiError(e);
     if (err.errorType === ERROR_TYPES.internal) this.core.logger.error(`${op} failed`, { connection: this.id, error: e instanceof Error ? e.message : String(e) });
+    // A refusal the service sends without words: the reason is only in the log.
+    else if (!err.wireMessage) this.core.logger.info(`${op} refused`, { connection: this.id, errorType: err.errorType, reason: err.message });
     return err.toServiceError();
   }
 

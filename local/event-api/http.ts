@@ -107,10 +107,12 @@ export async function handleEventHttp(core: EventApiCore, req: IncomingMessage, 
   } catch (e) {
     const err = toEventApiError(e);
     if (err.status >= 500) core.logger.error('http publish failed', { error: e instanceof Error ? e.message : String(e) });
+    else if (!err.wireMessage) core.logger.info('http publish refused', { errorType: err.errorType, reason: err.message });
     const entry = err.toServiceError();
     // A refused body may still be arriving; node discards the rest after the answer. Closing
-    // instead could reset the connection before the client has read the 413.
-    answer(res, err.status, { errors: [entry], message: entry.message }, { 'x-amzn-ErrorType': err.errorType });
+    // instead could reset the connection before the client has read the 413. The top-level
+    // `message` (what Amplify shows) is there whenever the entry has one.
+    answer(res, err.status, { errors: [entry], ...(entry.message !== undefined ? { message: entry.message } : {}) }, { 'x-amzn-ErrorType': err.errorType });
   }
   return true;
 }

@@ -3,6 +3,15 @@
  * publish modes, run onPublish, enforce the per-event size after the handler, fan
  * out one `data` frame per event per matching subscription, and report every event
  * as successful or failed (a publish is always answered).
+ *
+ * Sizes: an event over 240 KB as sent fails alone (EventTooLargeException, the service's
+ * text, errors.ts). One the handler makes larger than 240 KB, measured as the handler's
+ * `{ id, payload }` serialized with its id, is dropped silently, as the service does:
+ * reported successful, never delivered (aws-powertools/powertools-lambda-typescript
+ * packages/event-handler/src/appsync-events/AppSyncEventsResolver.ts:14-21 and :215-237,
+ * docs/features/event-handler/appsync-events.md:189, "silently dropped by AppSync and never
+ * delivered"; what the publisher is told is unconfirmed, README.md "Unconfirmed"). The
+ * emulator logs each such drop at debug.
  */
 import { randomUUID } from 'node:crypto';
 import { type Channel, parseChannel } from '../../functions/core/channels';
@@ -12,7 +21,7 @@ import { NamespaceHandlerError, publishContext, type OutgoingEvent } from '../ap
 import { runPublishIntegration } from './data-sources';
 import type { AuthDecision, AuthRequest } from './auth';
 import type { EventApiCore } from './core';
-import { badRequest, ERROR_TYPES, EventApiError, unauthorized } from './errors';
+import { badRequest, ERROR_TYPES, EventApiError, tooManyEvents, unknownNamespace } from './errors';
 import type { PublishResult } from './types';
 
 export interface PublishInput {
@@ -40,9 +49,7 @@ export function channelOf(raw: unknown, allowWildcard: boolean): Channel {
 function validateEvents(events: unknown): string[] {
   if (!Array.isArray(events)) throw badRequest('events must be a list of JSON strings', 'events');
   if (events.length === 0) throw badRequest('events must hold at least one event', 'events');
-  if (events.length > LIMITS.eventsPerPublish) {
-    throw badRequest(`events holds ${events.length} events; at most ${LIMITS.eventsPerPublish} are allowed per publish`, 'events', LIMITS.eventsPerPublish);
-  }
+  if (events.length > LIMITS.eventsPerPublish) throw tooManyEvents(LIMITS.eventsPerPublish);
   events.forEach((e, i) => {
     if (typeof e !== 'string') throw badRequest(`events[${i}] must be a string holding JSON (use JSON.stringify)`, `events[${i}]`);
     try {
@@ -54,12 +61,13 @@ function validateEvents(events: unknown): string[] {
   return events as string[];
 }
 
-const tooLarge = (bytes: number) => `event is ${bytes} bytes; at most ${LIMITS.eventMaxBytes} are allowed`;
+/** The service's text (auvred/aws-appsync-events tests/e2e.test.ts:132). */
+const TOO_LARGE = 'Transformed event is larger than 240KB';
 
 export async function runPublish(core: EventApiCore, input: PublishInput): Promise<PublishResult> {
   const channel = channelOf(input.channel, false);
   const ns = core.namespace(channel.namespace);
-  if (!ns) throw unauthorized(`Namespace ${channel.namespace} does not exist.`);
+  if (!ns) throw unknownNamespace(channel.namespace);
   const decision =
     input.trusted ??
     (await core.auth.authorize({
@@ -79,7 +87,7 @@ export async function runPublish(core: EventApiCore, input: PublishInput): Promi
   const accepted: number[] = [];
   events.forEach((e, index) => {
     const bytes = Buffer.byteLength(e);
-    if (bytes > LIMITS.eventMaxBytes) result.failed.push({ identifier: ids[index], index, code: ERROR_TYPES.eventTooLarge, message: tooLarge(bytes) });
+    if (bytes > LIMITS.eventMaxBytes) result.failed.push({ identifier: ids[index], index, code: ERROR_TYPES.eventTooLarge, message: TOO_LARGE });
     else accepted.push(index);
   });
 
@@ -98,7 +106,8 @@ export async function runPublish(core: EventApiCore, input: PublishInput): Promi
       try {
         out = core.handlers!.onPublish!(ctx);
       } catch (e) {
-        if (e instanceof NamespaceHandlerError) throw new EventApiError(e.errorType, e.message);
+        // util.unauthorized() is `Unauthorized` on the wire, not UnauthorizedException (errors.ts).
+        if (e instanceof NamespaceHandlerError) throw new EventApiError(e.code === 'HANDLER_UNAUTHORIZED' ? ERROR_TYPES.handlerUnauthorized : e.errorType, e.message);
         throw e;
       }
     }
@@ -112,12 +121,12 @@ export async function runPublish(core: EventApiCore, input: PublishInput): Promi
       else if (o.error !== undefined) result.failed.push({ identifier: ids[index], index, code: ERROR_TYPES.handlerError, message: o.error });
       else {
         const text = JSON.stringify(o.payload ?? null);
-        const bytes = Buffer.byteLength(text);
-        if (bytes > LIMITS.eventMaxBytes) result.failed.push({ identifier: ids[index], index, code: ERROR_TYPES.eventTooLarge, message: tooLarge(bytes) });
-        else {
-          result.successful.push({ identifier: ids[index], index });
-          outgoing.push({ index, eventJson: JSON.stringify(text) });
-        }
+        // Measured as Powertools measures what AppSync sees: the handler's { id, payload }.
+        const bytes = Buffer.byteLength(`{"id":${JSON.stringify(o.id)},"payload":${text}}`);
+        result.successful.push({ identifier: ids[index], index });
+        if (bytes > LIMITS.eventMaxBytes) {
+          core.logger.debug('event dropped after the handler: over 240 KB', { channel: channel.path, index, bytes, limit: LIMITS.eventMaxBytes });
+        } else outgoing.push({ index, eventJson: JSON.stringify(text) });
       }
     }
   } else {

@@ -132,7 +132,8 @@ export interface EventApi {
 /** One error as the service reports it in `errors[]`. */
 export interface ServiceError {
   errorType: string;
-  message: string;
+  /** Absent where the service sends none (an unknown namespace). */
+  message?: string;
   errorCode?: number;
 }
 

@@ -47,7 +47,7 @@ describe('event API: namespace handlers (APPSYNC_JS)', () => {
 
   it('runs onSubscribe: util.unauthorized() and util.error() refuse the subscription', async () => {
     const c = await Client.open(wsUrl(srv), ['aws-appsync-event-ws', headerProtocol({ host: srv.httpHost, 'x-api-key': 'da2-local-test-key' })]);
-    expect((await subscribe(c, srv, 'a', '/default/secret')).errors[0].errorType).toBe('UnauthorizedException');
+    expect((await subscribe(c, srv, 'a', '/default/secret')).errors[0].errorType).toBe('Unauthorized');
     expect((await subscribe(c, srv, 'b', '/default/err/x')).errors[0]).toMatchObject({ errorType: 'CustomError', message: 'not today' });
     expect((await subscribe(c, srv, 'c', '/default/fine')).type).toBe('subscribe_success');
     c.close();
@@ -93,9 +93,9 @@ describe('event API: the real Eventsock handlers with Lambda auth', () => {
     await c.next(() => c.data('s').length === 2);
     expect(JSON.parse(c.data('s')[1].event).id).toBe('X');
     const key = await publishWs(c, srv, 'k', '/default/room', ['{"event":"chat"}'], { host: srv.httpHost, 'x-api-key': 'da2-local-test-key' });
-    expect(key).toMatchObject({ type: 'publish_error', errors: [{ errorType: 'UnauthorizedException' }] });
+    expect(key).toMatchObject({ type: 'publish_error', errors: [{ errorType: 'Unauthorized' }] });
     // allowWildcardSubscribe: false in the config reaches onSubscribe.
-    expect((await subscribe(c, srv, 'w', '/closed/*', auth)).errors[0].errorType).toBe('UnauthorizedException');
+    expect((await subscribe(c, srv, 'w', '/closed/*', auth)).errors[0].errorType).toBe('Unauthorized');
     expect((await subscribe(c, srv, 'x', '/closed/a', auth)).type).toBe('subscribe_success');
     c.close();
   });
