@@ -41,6 +41,53 @@ export type ClientErrorCode =
   /** A subscription handler threw (reported, delivery to others continues). */
   | 'HANDLER_FAILED';
 
+/**
+ * What the server's `errorType` means, one stable name per kind of refusal, so programs
+ * need not know the service's spellings (the same mapping as the official Kotlin SDK,
+ * aws-amplify/amplify-android appsync/aws-sdk-appsync-events/.../data/EventsError.kt:32-41;
+ * which refusal carries which type: local/event-api/errors.ts and docs/errors.md).
+ */
+export type ServiceErrorKind =
+  /** UnauthorizedException: credentials refused, an auth mode the namespace does not take, or an unknown namespace. */
+  | 'UNAUTHORIZED'
+  /** Unauthorized: a namespace handler's util.unauthorized() refused this subscription or publish. */
+  | 'HANDLER_UNAUTHORIZED'
+  /** ResourceNotFound: the namespace does not exist (mapped by the SDKs; AppSync has been seen answering UnauthorizedException instead). */
+  | 'NAMESPACE_NOT_FOUND'
+  /** InvalidInputError (WebSocket) or BadRequestException (HTTP): too many events, a bad channel or frame. */
+  | 'INVALID_INPUT'
+  /** MaxSubscriptionsReachedError: the connection holds the most subscriptions it may. */
+  | 'MAX_SUBSCRIPTIONS'
+  /** LimitExceededError: rate limited; retry later. */
+  | 'RATE_LIMITED'
+  /** UnsupportedOperation: a frame type the realtime endpoint does not take. */
+  | 'UNSUPPORTED_OPERATION'
+  /** EventTooLargeException: an event over 240 KB. */
+  | 'EVENT_TOO_LARGE'
+  /** InternalFailureException: a service fault; retry. */
+  | 'SERVICE_FAULT';
+
+const KINDS = new Map<string, ServiceErrorKind>([
+  ['UnauthorizedException', 'UNAUTHORIZED'],
+  ['Unauthorized', 'HANDLER_UNAUTHORIZED'],
+  ['ResourceNotFound', 'NAMESPACE_NOT_FOUND'],
+  ['InvalidInputError', 'INVALID_INPUT'],
+  ['BadRequestException', 'INVALID_INPUT'],
+  ['MaxSubscriptionsReachedError', 'MAX_SUBSCRIPTIONS'],
+  ['LimitExceededError', 'RATE_LIMITED'],
+  ['UnsupportedOperation', 'UNSUPPORTED_OPERATION'],
+  ['EventTooLargeException', 'EVENT_TOO_LARGE'],
+  ['InternalFailureException', 'SERVICE_FAULT'],
+]);
+
+/** The kind of a server errorType, or undefined for one the service is not known to send. */
+export function serviceErrorKind(errorType: string | undefined): ServiceErrorKind | undefined {
+  return errorType === undefined ? undefined : KINDS.get(errorType);
+}
+
+/** Kinds worth retrying as they are (after a pause); the others need a change first. */
+export const RETRYABLE_KINDS: readonly ServiceErrorKind[] = ['RATE_LIMITED', 'SERVICE_FAULT'];
+
 export class EventsockClientError extends EventsockError {
   declare readonly code: ClientErrorCode | string;
   /** The server's error type, e.g. `UnauthorizedException`, when it sent one. */
@@ -51,6 +98,8 @@ export class EventsockClientError extends EventsockError {
   readonly errors: ServerError[];
   /** The channel concerned, for subscribe/publish/history errors. */
   readonly channel?: string;
+  /** What the server's errorType means (`serviceErrorKind`), when it sent one the service is known to send. */
+  readonly kind?: ServiceErrorKind;
 
   constructor(
     code: ClientErrorCode | string,
@@ -62,6 +111,7 @@ export class EventsockClientError extends EventsockError {
     this.errors = opts.errors ?? [];
     this.errorType = this.errors[0]?.errorType;
     this.errorCode = this.errors[0]?.errorCode;
+    this.kind = serviceErrorKind(this.errorType);
     this.channel = opts.channel;
   }
 }

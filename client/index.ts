@@ -21,6 +21,6 @@ export { createSigner, type RequestSigner, type SignableRequest } from './sigv4'
 export { resolveEndpoint, type ResolvedEndpoint } from './endpoint';
 export { readHistoryPage, readHistorySince, type HistoryOptions, type HistoryPage } from './history';
 export { publishApiUrl, publishStored, type PublishApiOptions, type StoredPublishOutcome } from './publish-api';
-export { ConnectionError, EventsockClientError, PublishError, SubscribeError, type ClientErrorCode, type ServerError } from './errors';
+export { ConnectionError, EventsockClientError, PublishError, RETRYABLE_KINDS, serviceErrorKind, SubscribeError, type ClientErrorCode, type ServerError, type ServiceErrorKind } from './errors';
 export type { WebSocketConstructor, WebSocketLike } from './websocket';
 export type { Envelope, EnvelopeMeta } from '../functions/core/envelope';

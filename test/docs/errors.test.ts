@@ -62,6 +62,7 @@ describe('docs/errors.md', () => {
     ['functions/authorizer/reasons.ts DecisionReason', unionMembers('functions/authorizer/reasons.ts', 'DecisionReason')],
     ['functions/core/claims.ts ClaimsReason', unionMembers('functions/core/claims.ts', 'ClaimsReason')],
     ['client/errors.ts ClientErrorCode', unionMembers('client/errors.ts', 'ClientErrorCode')],
+    ['client/errors.ts ServiceErrorKind', unionMembers('client/errors.ts', 'ServiceErrorKind')],
     ['local/sigv4-verify.ts SigV4FailureReason', unionMembers('local/sigv4-verify.ts', 'SigV4FailureReason')],
     ['local/event-api/errors.ts ERROR_TYPES', Object.values(ERROR_TYPES)],
   ];
