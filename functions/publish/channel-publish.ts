@@ -153,7 +153,7 @@ export async function publishChannel(
     outcomes.forEach((r, j) => {
       const o = chunk[j];
       if (r.ok) results.set(o.i, { id: o.id!, channel, event: o.event });
-      else fail(o, r.code, r.message);
+      else fail(o, r.code, r.message, r.field);
     });
     await deps.fault?.('delivered', { channel, ids: chunk.map((o) => o.id!) });
   }

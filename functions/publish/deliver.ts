@@ -12,6 +12,17 @@
  * fetch sends the Host of the URL it is given: pass an `url` whose host is the
  * signed host (in AWS both are the API's HTTP host; the emulator serves the host
  * it puts in the settings).
+ *
+ * Size bound: AppSync drops an event that is over 240 KB after the namespace handler
+ * silently, and still reports it successful (Powertools for AWS Lambda (TypeScript)
+ * packages/event-handler/src/appsync-events/AppSyncEventsResolver.ts:14-21, :215-237:
+ * measured as the handler's `{ id, payload }` serialized, id included). So no event that
+ * could be over it once the handler has passed it on is ever sent: handlers.js passes an
+ * IAM publisher's envelope through unchanged, and `deliveredEventBytes` counts it as
+ * `{"id":<ID_ALLOWANCE characters>,"payload":<envelope>}` with every non-ASCII UTF-16
+ * unit as a 6-byte `\uXXXX` escape (the service's id length and serializer are not
+ * documented: the largest they could make it). Such an event fails alone with
+ * EVENT_TOO_LARGE (field `data`, the limit), before any request.
  */
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -20,7 +31,27 @@ import { eventRequest, SIGV4_SERVICE } from '../core/event-request';
 import { LIMITS } from '../core/limits';
 import { redactSecrets } from '../shared/log';
 
-export type EventOutcome = { ok: true } | { ok: false; code: string; message: string };
+export type EventOutcome = { ok: true } | { ok: false; code: string; message: string; field?: string; limit?: number };
+
+/** Characters allowed for the id AppSync gives each event (a UUID is 36; its length is not documented). */
+export const ID_ALLOWANCE = 128;
+
+/** The most bytes an envelope can take once the namespace handler has passed it on (see the file comment). */
+export function deliveredEventBytes(envelope: string): number {
+  let bytes = `{"id":"","payload":}`.length + ID_ALLOWANCE;
+  for (let i = 0; i < envelope.length; i++) bytes += envelope.charCodeAt(i) < 0x80 ? 1 : 6;
+  return bytes;
+}
+
+function tooLarge(bytes: number): EventOutcome {
+  return {
+    ok: false,
+    code: 'EVENT_TOO_LARGE',
+    field: 'data',
+    limit: LIMITS.eventMaxBytes,
+    message: `the message could take ${bytes} bytes as AppSync delivers it (non-ASCII counted escaped, with the event id); at most ${LIMITS.eventMaxBytes} are delivered, larger ones are dropped silently. It was not sent: send less data`,
+  };
+}
 
 export interface DeliveryOptions {
   /** Total time for one chunk, retries included. Default: 10 s. */
@@ -111,11 +142,19 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     };
   }
 
-  return {
+  const self: Deliverer = {
     budgetMs,
     async deliver(channel, events, deadline = deps.now() + budgetMs) {
-      if (events.length === 0) return [];
       if (events.length > LIMITS.eventsPerPublish) throw new Error(`at most ${LIMITS.eventsPerPublish} events per delivery`);
+      const sizes = events.map(deliveredEventBytes);
+      if (sizes.some((b) => b > LIMITS.eventMaxBytes)) {
+        const keep = events.flatMap((_e, i) => (sizes[i] > LIMITS.eventMaxBytes ? [] : [i]));
+        const sent = await self.deliver(channel, keep.map((i) => events[i]), deadline);
+        const out: EventOutcome[] = sizes.map(tooLarge);
+        keep.forEach((i, k) => (out[i] = sent[k]));
+        return out;
+      }
+      if (events.length === 0) return [];
       if (deps.now() >= deadline) {
         return events.map(() => ({ ok: false as const, code: 'DELIVERY_FAILED', message: `not attempted: the delivery time budget (${budgetMs} ms) was spent on earlier events` }));
       }
@@ -138,6 +177,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       return events.map(() => ({ ok: false as const, ...failure }));
     },
   };
+  return self;
 }
 
 function errorType(res: Response, text: string): string {

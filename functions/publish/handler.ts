@@ -72,6 +72,8 @@ function statusFor(code: string): number {
   switch (code) {
     case 'DUPLICATE_IN_FLIGHT':
       return 409;
+    case 'EVENT_TOO_LARGE':
+      return 413;
     case 'DELIVERY_FAILED':
     case 'DELIVERY_REFUSED':
       return 502;
