@@ -30,6 +30,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type AuthMode, type EventsockConfig, type ResolvedConfig, resolveConfig, runtimeSettings, SETTINGS_ENV } from '../functions/core/config';
 import { ConfigError } from '../functions/core/errors';
+import { hasOwnKey } from '../functions/core/own';
 import { LIMITS } from '../functions/core/limits';
 import { TOKEN_VALIDATION_EXPRESSION } from '../functions/core/token-format';
 import { MESSAGES_BY_NAMESPACE, TABLES, type TableDefinition, type TableName, tableName } from '../functions/core/tables';
@@ -613,7 +614,7 @@ export class Eventsock extends Construct {
   private namespaceResources(only?: string[]): string | string[] {
     if (!only) return this.namespaceArns;
     for (const n of only) {
-      if (!this.config.namespaces[n]) throw new ConfigError('namespaces', `grant names namespace ${n}, which is not configured (${Object.keys(this.config.namespaces).join(', ')})`);
+      if (!hasOwnKey(this.config.namespaces, n)) throw new ConfigError('namespaces', `grant names namespace ${n}, which is not configured (${Object.keys(this.config.namespaces).join(', ')})`);
     }
     return only.map((n) => `${this.api.apiArn}/channelNamespace/${n}`);
   }
