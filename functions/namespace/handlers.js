@@ -45,6 +45,8 @@ const GROUP_OFFSETS = [0, 1, 2, 3, 4];
 function namespaceSettings(name) {
   const all = SETTINGS.namespaces;
   if (all === null || typeof all !== 'object') return null;
+  // Own properties only: `constructor` or `toString` must not read as configured. APPSYNC_JS has no
+  // `in` and lists Object.hasOwn (docs.aws.amazon.com/appsync/latest/eventapi/runtime-supported-features.html).
   if (!Object.hasOwn(all, name)) return null;
   return all[name];
 }

@@ -7,6 +7,7 @@ import { TOKEN_VALIDATION_EXPRESSION } from '../../functions/core/token-format';
 import type { ResolvedNamespace } from '../../functions/core/config';
 import type { AuthMode } from '../../functions/core/config';
 import { LIMITS } from '../../functions/core/limits';
+import { own } from '../../functions/core/own';
 import { createLogger, type Logger } from '../../functions/shared/log';
 import { loadNamespaceHandlers, type NamespaceHandlers } from '../appsync-js';
 import { Authenticator } from './auth';
@@ -114,6 +115,6 @@ export class EventApiCore {
   }
 
   namespace(name: string): ResolvedNamespace | undefined {
-    return Object.prototype.hasOwnProperty.call(this.opts.config.namespaces, name) ? this.opts.config.namespaces[name] : undefined;
+    return own(this.opts.config.namespaces, name);
   }
 }

@@ -23,6 +23,7 @@
  * function that fails otherwise (here HandlerError naming the error's name only, never its
  * message), and that an answer without `events` broadcasts nothing.
  */
+import { own } from '../../functions/core/own';
 import type { HandlerConfig } from '../../functions/namespace/code';
 import { NamespaceHandlerError, normalizePublishResult, type OutgoingEvent, type PublishContext } from '../appsync-js';
 import type { EventApiCore } from './core';
@@ -45,7 +46,7 @@ export function directPayload(ctx: PublishContext) {
 
 function dataSource(core: EventApiCore, name: string): LambdaDataSource {
   const all = core.opts.dataSources ?? {};
-  const ds = Object.prototype.hasOwnProperty.call(all, name) ? all[name] : undefined;
+  const ds = own(all, name);
   if (!ds) throw new EventApiError(ERROR_TYPES.handlerError, `data source ${name.slice(0, 100)} is not configured on this API`);
   return ds;
 }

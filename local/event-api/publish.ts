@@ -16,6 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Channel, parseChannel } from '../../functions/core/channels';
 import { ChannelError } from '../../functions/core/errors';
+import { own } from '../../functions/core/own';
 import { LIMITS } from '../../functions/core/limits';
 import { NamespaceHandlerError, publishContext, type OutgoingEvent } from '../appsync-js';
 import { runPublishIntegration } from './data-sources';
@@ -92,7 +93,7 @@ export async function runPublish(core: EventApiCore, input: PublishInput): Promi
   });
 
   const configs = core.opts.handlerConfigs;
-  const integration = configs && Object.prototype.hasOwnProperty.call(configs, ns.name) ? configs[ns.name].onPublish : undefined;
+  const integration = own(configs, ns.name)?.onPublish;
   let out: OutgoingEvent[] | null = null;
   if ((integration || core.handlers?.onPublish) && accepted.length > 0) {
     const ctx = publishContext({
