@@ -25,6 +25,7 @@ import { createPublishHandler } from '../functions/publish/handler';
 import { createSocketPublishHandler } from '../functions/socket-publish/handler';
 import { createLogger, type Logger } from '../functions/shared/log';
 import { staticSecretSource } from '../functions/shared/secrets';
+import { createRevocationCheck } from '../functions/shared/revocations';
 import { createTables, startDynalite, type LocalDynamo } from './dynamo';
 import { createEventApi } from './event-api';
 import { cognitoIssuer, publicJwks } from './event-api/token-modes';
@@ -71,6 +72,11 @@ export interface DevServerOptions {
   jwksFetch?: typeof fetch;
   /** `ka` interval; short values make keep-alive tests quick. Default: the service's 60 s. */
   keepAliveIntervalMs?: number;
+  /**
+   * How often the presence sweep runs (the stack runs it from an EventBridge schedule every
+   * presence.sweepSeconds). Default: presence.sweepSeconds. Tests set it shorter.
+   */
+  presenceSweepMs?: number;
   /**
    * Page origins (besides loopback pages) that may open the Event API socket and call
    * publish and history from a browser; the CORS lists of publish and history count too.
@@ -342,7 +348,12 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     await createTables(dynamoClient, settings.tables);
 
     const handlerLogger = (fn: string) => logger.child({ fn });
-    const authorizer = createAuthorizerHandler({ settings, secrets, logger: handlerLogger('authorizer') });
+    const authorizer = createAuthorizerHandler({
+      settings,
+      secrets,
+      logger: handlerLogger('authorizer'),
+      revocations: createRevocationCheck({ dynamo: dynamoClient, table: settings.tables.revocations, now: Date.now }),
+    });
     const pubSubEvents: PubSubEvent[] = [];
     const eventBridge = localEventBridge(pubSubEvents, handlerLogger('eventbridge'));
     // The namespaces' Lambda data source, wired as the stack wires it (namespaceHandlerConfigs).
@@ -382,6 +393,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       logger: handlerLogger('publish'),
     });
     const history = createHistoryHandler({ settings, dynamo: dynamoClient, secrets, logger: handlerLogger('history') });
+    cleanups.push(startPresenceSweeps(publish, opts.presenceSweepMs ?? config.presence.sweepSeconds * 1000, config, handlerLogger('presence-sweep')));
 
     const consoleHtml = readFileSync(join(CONSOLE_DIR, 'index.html'), 'utf8');
     const devToken = config.tokens.algorithms.includes('HS256') && config.tokens.hs256Keys.length
@@ -510,6 +522,20 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
         if (!config.publish.httpEndpoint) return sendJson(res, 404, { message: 'the publish HTTP endpoint is disabled (publish.httpEndpoint: false)' });
         return servePublish(req, res);
       }
+      if (path === '/presence') {
+        // Two Function URLs in AWS: POST (join, heartbeat, leave) is the publish function's, GET (members) the history function's.
+        const preflight = req.method === 'OPTIONS' ? String(req.headers['access-control-request-method'] ?? '').toUpperCase() : '';
+        if (req.method === 'POST' || preflight === 'POST') {
+          if (!config.publish.httpEndpoint) return sendJson(res, 404, { message: 'the publish HTTP endpoint is disabled (publish.httpEndpoint: false)' });
+          return servePublish(req, res);
+        }
+        if (!settings.history.enabled) return sendJson(res, 404, { message: 'the history API is disabled (history.enabled: false)' });
+        return serveHistory(req, res);
+      }
+      if (path === '/revoke') {
+        if (!config.publish.httpEndpoint) return sendJson(res, 404, { message: 'the publish HTTP endpoint is disabled (publish.httpEndpoint: false)' });
+        return servePublish(req, res);
+      }
       if (path === '/history') {
         if (!settings.history.enabled) return sendJson(res, 404, { message: 'the history API is disabled (history.enabled: false)' });
         return serveHistory(req, res);
@@ -572,4 +598,25 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     await cleanup();
     throw e;
   }
+}
+
+/**
+ * The emulator's stand-in for the stack's EventBridge schedule: the publish function is
+ * invoked with `{ "eventsock": "presence-sweep" }` every `everyMs`, never two at once.
+ * Only when a namespace has presence. Returns the cleanup that stops it.
+ */
+function startPresenceSweeps(publish: (e: { eventsock: 'presence-sweep' }) => Promise<unknown>, everyMs: number, config: ResolvedConfig, logger: Logger): () => Promise<void> {
+  if (!Object.values(config.namespaces).some((n) => n.presence) || !(everyMs > 0)) return async () => undefined;
+  let running: Promise<unknown> | undefined;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = publish({ eventsock: 'presence-sweep' })
+      .catch((e: unknown) => logger.error('presence sweep failed', { error: (e as Error)?.message }))
+      .finally(() => (running = undefined));
+  }, everyMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
 }

@@ -14,6 +14,8 @@ import { Fn, TerraformIterator, TerraformOutput, Token, type TerraformElement } 
 import { AppsyncApi, type AppsyncApiEventConfigAuthProvider } from '@cdktf/provider-aws/lib/appsync-api';
 import { AppsyncChannelNamespace } from '@cdktf/provider-aws/lib/appsync-channel-namespace';
 import { AppsyncDatasource } from '@cdktf/provider-aws/lib/appsync-datasource';
+import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
+import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { CloudwatchLogMetricFilter } from '@cdktf/provider-aws/lib/cloudwatch-log-metric-filter';
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
@@ -28,7 +30,7 @@ import { SsmParameter } from '@cdktf/provider-aws/lib/ssm-parameter';
 import { Password } from '@cdktf/provider-random/lib/password';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type AuthMode, type EventsockConfig, type ResolvedConfig, resolveConfig, runtimeSettings, SETTINGS_ENV } from '../functions/core/config';
+import { type AuthMode, type EventsockConfig, PRESENCE_SWEEP, type ResolvedConfig, resolveConfig, runtimeSettings, SETTINGS_ENV } from '../functions/core/config';
 import { ConfigError } from '../functions/core/errors';
 import { hasOwnKey } from '../functions/core/own';
 import { LIMITS } from '../functions/core/limits';
@@ -65,6 +67,10 @@ export interface EventsockVariables {
   publish?: string;
   /** HCL object expression: RuntimeSettings `history`. Default: from the config. */
   history?: string;
+  /** HCL object expression: RuntimeSettings `presence`. Default: from the config. */
+  presence?: string;
+  /** HCL number expression: minutes between presence sweeps. Default: from the config. */
+  sweepMinutes?: string;
   /** HCL number expression: the namespace handlers' data size limit. Default: from the config. */
   maxDataBytes?: string;
   /** EventBridge bus name (a token). Default: from the config. */
@@ -171,6 +177,8 @@ export class Eventsock extends Construct {
   readonly metricFilters: Record<string, CloudwatchLogMetricFilter> = {};
   /** The AppSync API key, its expiry alarm and schedule (auth.apiKey set). */
   apiKey?: EventsockApiKey;
+  /** The presence sweep's schedule (a namespace with presence; always in the module export, disabled there when none has it). */
+  presenceSweep?: CloudwatchEventRule;
 
   private readonly prefix: string;
   private readonly tags: Record<string, string>;
@@ -265,6 +273,8 @@ export class Eventsock extends Construct {
       ...(cfg.tokens.hs256Keys.length > 0
         ? [{ Sid: 'ReadTokenSecrets', Action: 'ssm:GetParameter', Resource: tokenSecretArns }]
         : []),
+      // Revoked uids / jtis (functions/shared/revocations.ts): reads only.
+      { Sid: 'ReadRevocations', Action: ['dynamodb:GetItem', 'dynamodb:BatchGetItem'], Resource: this.tables.revocations.arn },
     ]);
     const authorizer = this.lambda('authorizer', props.code.authorizer, authorizerSettings, logGroups.authorizer, [authorizerPolicy]);
 
@@ -472,6 +482,10 @@ export class Eventsock extends Construct {
       // HTTP publish to AppSync Events needs EventPublish only; EventConnect is for WebSocket connections.
       { Sid: 'PublishEvents', Action: 'appsync:EventPublish', Resource: this.namespaceArns },
       { Sid: 'OwnTables', ...tableWrites },
+      // Presence members (functions/presence/members.ts): heartbeats, joins, leaves, lists and the sweep's Scan.
+      { Sid: 'PresenceTable', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:Scan'], Resource: t.presence.arn },
+      // POST /revoke writes revocations; every token it verifies is checked against them.
+      { Sid: 'Revocations', Action: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem'], Resource: t.revocations.arn },
       { Sid: 'ReadApiKeys', Action: 'ssm:GetParameter', Resource: cfg.publish.apiKeyParameterNames.map((n, i) => paramArn(n, apiKeyParams[i])) },
       // Client publishes with a JWT (POST /publish) are verified as the history function verifies them.
       ...(cfg.tokens.hs256Keys.length > 0
@@ -485,6 +499,8 @@ export class Eventsock extends Construct {
       this.logStatement(logGroups.history),
       // The table (one channel) and its namespace index (wildcard patterns), nothing else.
       { Sid: 'ReadMessages', Action: 'dynamodb:Query', Resource: [t.messages.arn, `${t.messages.arn}/index/${MESSAGES_BY_NAMESPACE.name}`] },
+      { Sid: 'ReadPresence', Action: ['dynamodb:Query', 'dynamodb:GetItem'], Resource: t.presence.arn },
+      { Sid: 'ReadRevocations', Action: ['dynamodb:GetItem', 'dynamodb:BatchGetItem'], Resource: t.revocations.arn },
       ...(cfg.tokens.hs256Keys.length > 0
         ? [{ Sid: 'ReadTokenSecrets', Action: 'ssm:GetParameter', Resource: tokenSecretArns }]
         : []),
@@ -512,6 +528,8 @@ export class Eventsock extends Construct {
         scoped,
       );
     }
+
+    this.presenceSweep = this.createPresenceSweep(name, publish, vars);
 
     if (cfg.alarms.enabled) this.createAlarms(name, logGroups);
 
@@ -611,6 +629,45 @@ export class Eventsock extends Construct {
     alarm('api_5xx', 'api-5xx', api5xxDescription(name), { namespace: 'AWS/AppSync', metricName: '5XXError', dimensions: { EventAPIId: this.api.apiId } });
   }
 
+  /**
+   * The presence sweep (functions/presence/members.ts): an EventBridge rule invoking the publish
+   * function with `{ "eventsock": "presence-sweep" }` every presence.sweepSeconds, so a member whose
+   * heartbeats stopped is removed within the timeout plus this interval. Only when a namespace has
+   * presence; the module export always declares it, DISABLED unless var.namespaces turns presence on.
+   */
+  private createPresenceSweep(name: string, publish: LambdaFunction, vars: EventsockVariables | undefined): CloudwatchEventRule | undefined {
+    const on = Object.values(this.config.namespaces).some((n) => n.presence);
+    if (!vars && !on) return undefined;
+    const n = this.config.presence.sweepSeconds / 60;
+    const minutes = vars?.sweepMinutes;
+    const rule = this.named(
+      new CloudwatchEventRule(this, 'presence_sweep', {
+        name: `${name}-presence-sweep`,
+        description: `Eventsock ${name}: removes presence members whose heartbeats stopped`,
+        // EventBridge wants the singular unit for 1: rate(1 minute).
+        scheduleExpression: minutes ? `rate(\${${minutes}} \${${minutes} == 1 ? "minute" : "minutes"})` : `rate(${n} ${n === 1 ? 'minute' : 'minutes'})`,
+        state: vars ? `\${anytrue([for k, v in ${vars.namespaces} : v.presence]) ? "ENABLED" : "DISABLED"}` : 'ENABLED',
+        tags: this.tags,
+      }),
+      'presence_sweep',
+    );
+    this.named(
+      new CloudwatchEventTarget(this, 'presence_sweep_target', { rule: rule.name, targetId: 'publish', arn: publish.arn, input: JSON.stringify({ eventsock: PRESENCE_SWEEP }) }),
+      'presence_sweep_target',
+    );
+    this.named(
+      new LambdaPermission(this, 'presence_sweep_invoke', {
+        statementId: 'eventsock-presence-sweep',
+        action: 'lambda:InvokeFunction',
+        functionName: publish.functionName,
+        principal: 'events.amazonaws.com',
+        sourceArn: rule.arn,
+      }),
+      'presence_sweep_invoke',
+    );
+    return rule;
+  }
+
   private namespaceResources(only?: string[]): string | string[] {
     if (!only) return this.namespaceArns;
     for (const n of only) {
@@ -699,6 +756,7 @@ export class Eventsock extends Construct {
       s.defaultNamespace = '__ES_DEFAULT_NS__';
       if (vars.publish) s.publish = '__ES_PUBLISH__';
       if (vars.history) s.history = '__ES_HISTORY__';
+      if (vars.presence) s.presence = '__ES_PRESENCE__';
     }
     let json = escapeTemplate(JSON.stringify(s));
     json = json.split(NAME_PLACEHOLDER).join(this.config.name);
@@ -710,6 +768,7 @@ export class Eventsock extends Construct {
         .replace('"__ES_DEFAULT_NS__"', JSON.stringify(vars.defaultNamespace));
       if (vars.publish) json = json.replace('"__ES_PUBLISH__"', `\${jsonencode(${vars.publish})}`);
       if (vars.history) json = json.replace('"__ES_HISTORY__"', `\${jsonencode(${vars.history})}`);
+      if (vars.presence) json = json.replace('"__ES_PRESENCE__"', `\${jsonencode(${vars.presence})}`);
     }
     return json;
   }

@@ -60,8 +60,8 @@ export const MODULE_VARIABLES: ModuleVariable[] = [
   {
     name: 'namespaces',
     description:
-      'Channel namespaces, by name. Each: publish_auth_modes (default AWS_IAM, plus AWS_LAMBDA when client_publish), subscribe_auth_modes (default AWS_LAMBDA and AWS_IAM), client_publish (clients with a publish grant may publish over their WebSocket), default_store_seconds (0 = not stored, -1 = forever), ordering (channel or none), allow_wildcard_subscribe, socket_publish_events (with socket_publish pipeline: accepted client WebSocket publishes also go to EventBridge, default false), socket_publish (pipeline: client WebSocket publishes go through the socket-publish function, stored and numbered with the publish API\'s; direct: the namespace code alone; default pipeline when client_publish, else direct; pipeline needs client_publish).',
-    type: `map(object({ publish_auth_modes = optional(list(string)), subscribe_auth_modes = optional(list(string), ${hclList(dflt.subscribeAuthModes)}), client_publish = optional(bool, ${dflt.clientPublish}), default_store_seconds = optional(number, ${dflt.defaultStoreSeconds}), ordering = optional(string, ${JSON.stringify(dflt.ordering)}), allow_wildcard_subscribe = optional(bool, ${dflt.allowWildcardSubscribe}), socket_publish = optional(string), socket_publish_events = optional(bool, false) }))`,
+      'Channel namespaces, by name. Each: publish_auth_modes (default AWS_IAM, plus AWS_LAMBDA when client_publish), subscribe_auth_modes (default AWS_LAMBDA and AWS_IAM), client_publish (clients with a publish grant may publish over their WebSocket), default_store_seconds (0 = not stored, -1 = forever), ordering (channel or none), allow_wildcard_subscribe, socket_publish_events (with socket_publish pipeline: accepted client WebSocket publishes also go to EventBridge, default false), socket_publish (pipeline: client WebSocket publishes go through the socket-publish function, stored and numbered with the publish API\'s; direct: the namespace code alone; default pipeline when client_publish, else direct; pipeline needs client_publish), presence (clients with a uid may be members of its channels, default false), presence_events (joins and leaves also go to EventBridge, needs presence).',
+    type: `map(object({ publish_auth_modes = optional(list(string)), subscribe_auth_modes = optional(list(string), ${hclList(dflt.subscribeAuthModes)}), client_publish = optional(bool, ${dflt.clientPublish}), default_store_seconds = optional(number, ${dflt.defaultStoreSeconds}), ordering = optional(string, ${JSON.stringify(dflt.ordering)}), allow_wildcard_subscribe = optional(bool, ${dflt.allowWildcardSubscribe}), socket_publish = optional(string), socket_publish_events = optional(bool, false), presence = optional(bool, false), presence_events = optional(bool, false) }))`,
     default: { default: {} },
     validation: [
       { condition: `length(var.namespaces) > 0 && alltrue([for k in keys(var.namespaces) : can(regex(${JSON.stringify(NAMESPACE_REGEX)}, k))])`, errorMessage: `namespaces needs at least one namespace; names are 1-${LIMITS.segmentMaxLength} letters, digits or '-', not starting or ending with '-'.` },
@@ -188,6 +188,26 @@ export const MODULE_VARIABLES: ModuleVariable[] = [
     ],
   },
   {
+    name: 'presence',
+    description: `Presence timings and limits, for namespaces with presence: heartbeat_seconds (how often clients heartbeat, ${LIMITS.presenceHeartbeatMinSeconds}-${LIMITS.presenceHeartbeatMaxSeconds}; a member is removed after two missed heartbeats plus a grace), sweep_seconds (how often the EventBridge schedule sweeps timed-out members, whole minutes, 60-3600), max_members_per_channel (1-${LIMITS.presenceMembersCeiling}).`,
+    type: `object({ heartbeat_seconds = optional(number, ${dfltTop.presence.heartbeatSeconds}), sweep_seconds = optional(number, ${dfltTop.presence.sweepSeconds}), max_members_per_channel = optional(number, ${dfltTop.presence.maxMembersPerChannel}) })`,
+    default: {},
+    validation: [
+      {
+        condition: `floor(var.presence.heartbeat_seconds) == var.presence.heartbeat_seconds && var.presence.heartbeat_seconds >= ${LIMITS.presenceHeartbeatMinSeconds} && var.presence.heartbeat_seconds <= ${LIMITS.presenceHeartbeatMaxSeconds}`,
+        errorMessage: `presence.heartbeat_seconds must be a whole number between ${LIMITS.presenceHeartbeatMinSeconds} and ${LIMITS.presenceHeartbeatMaxSeconds}.`,
+      },
+      {
+        condition: 'var.presence.sweep_seconds % 60 == 0 && var.presence.sweep_seconds >= 60 && var.presence.sweep_seconds <= 3600',
+        errorMessage: 'presence.sweep_seconds must be a whole number of minutes between 60 and 3600 (EventBridge schedules run at rate(N minutes)).',
+      },
+      {
+        condition: `floor(var.presence.max_members_per_channel) == var.presence.max_members_per_channel && var.presence.max_members_per_channel >= 1 && var.presence.max_members_per_channel <= ${LIMITS.presenceMembersCeiling}`,
+        errorMessage: `presence.max_members_per_channel must be a whole number between 1 and ${LIMITS.presenceMembersCeiling}.`,
+      },
+    ],
+  },
+  {
     name: 'appsync_log_level',
     description: 'AppSync field log level of the Event API: NONE, ERROR, INFO, DEBUG or ALL.',
     type: 'string',
@@ -242,7 +262,7 @@ export const NAMESPACE_SETTINGS_EXPR =
   '{ for k, v in var.namespaces : k => { ' +
   `publishAuthModes = v.publish_auth_modes != null ? v.publish_auth_modes : (v.client_publish ? ${hclList(dfltClientPublish)} : ${hclList(dflt.publishAuthModes)}), ` +
   'subscribeAuthModes = v.subscribe_auth_modes, clientPublish = v.client_publish, defaultStoreSeconds = v.default_store_seconds, ordering = v.ordering, allowWildcardSubscribe = v.allow_wildcard_subscribe, ' +
-  'socketPublish = v.socket_publish != null ? v.socket_publish : (v.client_publish ? "pipeline" : "direct"), socketPublishEvents = v.socket_publish_events } }';
+  'socketPublish = v.socket_publish != null ? v.socket_publish : (v.client_publish ? "pipeline" : "direct"), socketPublishEvents = v.socket_publish_events, presence = v.presence, presenceEvents = v.presence_events } }';
 
 /**
  * local.hs256_keys: the HS256 key slots, given or the stack's defaults (none without HS256),
@@ -270,6 +290,10 @@ export function tokenSettingsExpr(): string {
 /** RuntimeSettings.publish from var.publish; parameter names default as the stack names them. */
 export const PUBLISH_SETTINGS_EXPR =
   '{ maxDataBytes = var.publish.max_data_bytes, apiKeyParameterNames = local.api_key_parameter_names, eventBusName = var.publish.event_bus_name }';
+/** RuntimeSettings.presence from var.presence; timeoutSeconds as presenceTimeoutSeconds() in core/config.ts computes it. */
+export const PRESENCE_SETTINGS_EXPR =
+  '{ heartbeatSeconds = var.presence.heartbeat_seconds, sweepSeconds = var.presence.sweep_seconds, maxMembersPerChannel = var.presence.max_members_per_channel, ' +
+  'timeoutSeconds = 2 * var.presence.heartbeat_seconds + max(1, min(5, floor(var.presence.heartbeat_seconds / 2))) }';
 export const HISTORY_SETTINGS_EXPR = '{ enabled = var.history.enabled, corsAllowedOrigins = var.history.cors_allowed_origins }';
 
 /** The extra auth providers var.auth turns on, in the stack's order, each with its settings block (or null). */

@@ -12,6 +12,11 @@
  *   onPublish from handlerContext.publish), in a namespace with clientPublish.
  * Channels of namespaces that are not configured are refused. The answer is never
  * an exception: anything unexpected becomes a logged denial.
+ *
+ * With `revocations` (the Lambda entry always passes it), a token whose uid or jti a
+ * backend revoked is denied (TOKEN_REVOKED) at its next authorizer call, and denied
+ * too when the revocations table cannot be read (REVOCATIONS_UNAVAILABLE): one
+ * DynamoDB read per call for tokens with a uid or jti (functions/shared/revocations.ts).
  */
 import type { AuthorizerEvent, AuthorizerResult, EventOperation } from '../core/authorizer-contract';
 import { type Channel, tryParseChannel } from '../core/channels';
@@ -21,6 +26,7 @@ import { LIMITS } from '../core/limits';
 import { own } from '../core/own';
 import { createLogger, type LogFields, type Logger } from '../shared/log';
 import type { SecretSource } from '../shared/secrets';
+import { type RevocationCheck, withRevocations } from '../tokens/revoked';
 import { createTokenVerifier, type TokenVerifierDeps } from '../tokens/verify';
 import { allowTtlSeconds, isUniversal } from './cache-policy';
 import { buildHandlerContext, type EventsockHandlerContext } from './handler-context';
@@ -37,6 +43,8 @@ export interface AuthorizerDeps {
   jwksFetch?: typeof fetch;
   /** Passed on to the token verifier (cache size, JWKS timings). */
   verifier?: Omit<TokenVerifierDeps, 'secrets' | 'now' | 'jwksFetch' | 'logger'>;
+  /** Refuses revoked tokens (createRevocationCheck from functions/shared/revocations.ts). */
+  revocations?: RevocationCheck;
 }
 
 export type AuthorizerHandler = (event: AuthorizerEvent) => Promise<AuthorizerResult>;
@@ -59,7 +67,8 @@ export function createAuthorizerHandler(deps: AuthorizerDeps): AuthorizerHandler
   const { settings } = deps;
   const now = deps.now ?? Date.now;
   const logger = deps.logger ?? createLogger();
-  const verifier = createTokenVerifier(settings.tokens, { ...deps.verifier, secrets: deps.secrets, now, jwksFetch: deps.jwksFetch, logger });
+  const plain = createTokenVerifier(settings.tokens, { ...deps.verifier, secrets: deps.secrets, now, jwksFetch: deps.jwksFetch, logger });
+  const verifier = deps.revocations ? withRevocations(plain, deps.revocations, (e) => logger.error('revocations could not be read', { error: (e as Error)?.name })) : plain;
   // Computed once per verified token and kept on its claims object, which the verifier hands back
   // while the token is cached, so it lives exactly as long as the cache entry. Measured: a WeakMap
   // (ephemerons) or a separate map (objects surviving young-generation GCs) each made first-seen

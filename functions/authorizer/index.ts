@@ -19,10 +19,17 @@ let instance: Promise<AuthorizerHandler> | undefined;
 async function build(): Promise<AuthorizerHandler> {
   const settings = settingsFromEnv(process.env);
   const logger = functionLogger('authorizer');
-  const [{ SSMClient }, { ssmSecretSource }] = await Promise.all([import('@aws-sdk/client-ssm'), import('../shared/secrets')]);
-  const ssm = new SSMClient({ region: settings.region || process.env.AWS_REGION });
+  const [{ SSMClient }, { ssmSecretSource }, { DynamoDBClient }, { createRevocationCheck }] = await Promise.all([
+    import('@aws-sdk/client-ssm'),
+    import('../shared/secrets'),
+    import('@aws-sdk/client-dynamodb'),
+    import('../shared/revocations'),
+  ]);
+  const region = settings.region || process.env.AWS_REGION;
+  const ssm = new SSMClient({ region });
   const secrets = ssmSecretSource(ssm, { ttlSeconds: settings.tokens.secretsCacheSeconds, logger: logger.child({ component: 'secrets' }) });
-  return createAuthorizerHandler({ settings, secrets, logger });
+  const revocations = createRevocationCheck({ dynamo: new DynamoDBClient({ region }), table: settings.tables.revocations, now: Date.now });
+  return createAuthorizerHandler({ settings, secrets, logger, revocations });
 }
 
 export async function handler(event: AuthorizerEvent): Promise<AuthorizerResult> {

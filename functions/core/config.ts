@@ -47,6 +47,15 @@ export interface NamespaceConfig {
    * client cannot ask for itself. Default: false.
    */
   socketPublishEvents?: boolean;
+  /**
+   * Presence on this namespace's channels: a client whose token grants `subscribe` and carries a
+   * `uid` joins with heartbeats (`POST /presence` on the publish URL), subscribers get
+   * `eventsock.member_added` / `eventsock.member_removed`, and `GET /presence` on the history URL
+   * lists members. Default: false.
+   */
+  presence?: boolean;
+  /** With `presence`: joins and leaves also go to EventBridge (`eventsock.presence.member_added` / `_removed`). Default: false. */
+  presenceEvents?: boolean;
 }
 
 export type SocketPublishMode = 'direct' | 'pipeline';
@@ -96,6 +105,15 @@ export interface PublishConfig {
   corsAllowedOrigins?: string[];
 }
 
+export interface PresenceConfig {
+  /** Seconds between a member's heartbeats (the client sends them). A member is removed after missing two. Default: 30. */
+  heartbeatSeconds?: number;
+  /** Seconds between sweeps that remove members whose heartbeats stopped (a whole number of minutes: EventBridge's smallest rate is 1 minute). Default: 60. */
+  sweepSeconds?: number;
+  /** Members one channel may have; a join past it is refused with MEMBER_LIMIT. Default: 10000. */
+  maxMembersPerChannel?: number;
+}
+
 export interface HistoryConfig {
   /** Serve the history API. Default: true. */
   enabled?: boolean;
@@ -138,6 +156,8 @@ export interface EventsockConfig {
   tokens?: TokenConfig;
   publish?: PublishConfig;
   history?: HistoryConfig;
+  /** Presence timings and limits (namespaces turn it on with `presence: true`). */
+  presence?: PresenceConfig;
   auth?: ExtraAuthConfig;
   /** Seconds AppSync caches an authorizer answer when the authorizer sets no ttlOverride (0-3600). Default: 0. */
   authorizerResultTtlSeconds?: number;
@@ -169,6 +189,27 @@ export interface ResolvedNamespace {
   allowWildcardSubscribe: boolean;
   socketPublish: SocketPublishMode;
   socketPublishEvents: boolean;
+  presence: boolean;
+  presenceEvents: boolean;
+}
+
+export interface ResolvedPresence {
+  heartbeatSeconds: number;
+  sweepSeconds: number;
+  maxMembersPerChannel: number;
+  /** A member whose last heartbeat is older than this is removed: two missed heartbeats plus a grace (presenceTimeoutSeconds). */
+  timeoutSeconds: number;
+}
+
+/**
+ * Two missed heartbeats plus a grace for a slow network: `2 * heartbeat + min(5, heartbeat / 2)`
+ * (whole seconds, at least 1 of grace). 30 s heartbeats: 65 s.
+ */
+/** `{ eventsock: PRESENCE_SWEEP }` invokes the publish function's presence sweep (the stack's schedule, the emulator's timer). */
+export const PRESENCE_SWEEP = 'presence-sweep';
+
+export function presenceTimeoutSeconds(heartbeatSeconds: number): number {
+  return 2 * heartbeatSeconds + Math.max(1, Math.min(5, Math.floor(heartbeatSeconds / 2)));
 }
 
 export interface ResolvedConfig {
@@ -181,6 +222,7 @@ export interface ResolvedConfig {
     };
   publish: { httpEndpoint: boolean; maxDataBytes: number; apiKeyParameterNames: [string, string]; apiKeysGenerated: boolean; eventBusName: string; corsAllowedOrigins: string[] };
   history: { enabled: boolean; corsAllowedOrigins: string[] };
+  presence: ResolvedPresence;
   auth: ExtraAuthConfig;
   authorizerResultTtlSeconds: number;
   logging: { retentionDays: number; appSyncLogLevel: 'NONE' | 'ERROR' | 'INFO' | 'DEBUG' | 'ALL' };
@@ -264,7 +306,7 @@ function authModes(v: unknown, field: string, dflt: AuthMode[], enabled: Set<Aut
 /** Validates a config and fills in the defaults. Throws ConfigError naming the field. */
 export function resolveConfig(input: unknown = {}): ResolvedConfig {
   const c = optObject(input, '(root)');
-  checkKeys(c, ['name', 'defaultNamespace', 'namespaces', 'tokens', 'publish', 'history', 'auth', 'authorizerResultTtlSeconds', 'logging', 'tags', 'alarms'], '');
+  checkKeys(c, ['name', 'defaultNamespace', 'namespaces', 'tokens', 'publish', 'history', 'presence', 'auth', 'authorizerResultTtlSeconds', 'logging', 'tags', 'alarms'], '');
   const name = c.name === undefined ? 'eventsock' : str(c.name, 'name', NAME_RE, "must be 1-40 letters, digits or '-', not starting or ending with '-'");
 
   // Extra auth providers decide which modes namespaces may use.
@@ -306,7 +348,7 @@ export function resolveConfig(input: unknown = {}): ResolvedConfig {
     const at = `namespaces.${ns}`;
     if (!isValidSegment(ns)) throw new ConfigError(at, `namespace name must be 1-${LIMITS.segmentMaxLength} letters, digits or '-', not starting or ending with '-'`);
     const n = optObject(raw, at);
-    checkKeys(n, ['publishAuthModes', 'subscribeAuthModes', 'clientPublish', 'defaultStoreSeconds', 'ordering', 'allowWildcardSubscribe', 'socketPublish', 'socketPublishEvents'], at);
+    checkKeys(n, ['publishAuthModes', 'subscribeAuthModes', 'clientPublish', 'defaultStoreSeconds', 'ordering', 'allowWildcardSubscribe', 'socketPublish', 'socketPublishEvents', 'presence', 'presenceEvents'], at);
     const clientPublish = bool(n.clientPublish, `${at}.clientPublish`, false);
     const publishAuthModes = authModes(n.publishAuthModes, `${at}.publishAuthModes`, clientPublish ? ['AWS_IAM', 'AWS_LAMBDA'] : ['AWS_IAM'], enabled);
     if (!publishAuthModes.includes('AWS_IAM')) {
@@ -323,6 +365,9 @@ export function resolveConfig(input: unknown = {}): ResolvedConfig {
     const socketPublish = (n.socketPublish as SocketPublishMode | undefined) ?? (clientPublish ? 'pipeline' : 'direct');
     const socketPublishEvents = bool(n.socketPublishEvents, `${at}.socketPublishEvents`, false);
     if (socketPublishEvents && socketPublish !== 'pipeline') throw new ConfigError(`${at}.socketPublishEvents`, "needs socketPublish: 'pipeline' (only the pipeline sees client publishes)");
+    const presence = bool(n.presence, `${at}.presence`, false);
+    const presenceEvents = bool(n.presenceEvents, `${at}.presenceEvents`, false);
+    if (presenceEvents && !presence) throw new ConfigError(`${at}.presenceEvents`, 'needs presence: true (there are no joins and leaves to send)');
     namespaces[ns] = {
       name: ns,
       publishAuthModes,
@@ -333,6 +378,8 @@ export function resolveConfig(input: unknown = {}): ResolvedConfig {
       allowWildcardSubscribe: bool(n.allowWildcardSubscribe, `${at}.allowWildcardSubscribe`, true),
       socketPublish,
       socketPublishEvents,
+      presence,
+      presenceEvents,
     };
   }
   let defaultNs: string;
@@ -408,9 +455,28 @@ export function resolveConfig(input: unknown = {}): ResolvedConfig {
     corsAllowedOrigins: p.corsAllowedOrigins === undefined ? [] : corsOrigins(p.corsAllowedOrigins, 'publish.corsAllowedOrigins', true),
   };
 
+  for (const ns of Object.values(namespaces)) {
+    if (ns.presence && !publish.httpEndpoint) throw new ConfigError(`namespaces.${ns.name}.presence`, 'needs publish.httpEndpoint: heartbeats go to POST /presence on the publish Function URL');
+  }
+
   const h = optObject(c.history, 'history');
   checkKeys(h, ['enabled', 'corsAllowedOrigins'], 'history');
   const corsAllowedOrigins = h.corsAllowedOrigins === undefined ? ['*'] : corsOrigins(h.corsAllowedOrigins, 'history.corsAllowedOrigins', false);
+  for (const ns of Object.values(namespaces)) {
+    if (ns.presence && h.enabled === false) throw new ConfigError(`namespaces.${ns.name}.presence`, 'needs history.enabled: members are listed by GET /presence on the history Function URL');
+  }
+
+  const pr = optObject(c.presence, 'presence');
+  checkKeys(pr, ['heartbeatSeconds', 'sweepSeconds', 'maxMembersPerChannel'], 'presence');
+  const heartbeatSeconds = int(pr.heartbeatSeconds, 'presence.heartbeatSeconds', 30, LIMITS.presenceHeartbeatMinSeconds, LIMITS.presenceHeartbeatMaxSeconds)!;
+  const sweepSeconds = int(pr.sweepSeconds, 'presence.sweepSeconds', 60, 60, 3600)!;
+  if (sweepSeconds % 60 !== 0) throw new ConfigError('presence.sweepSeconds', `must be a whole number of minutes (EventBridge schedules run at rate(N minutes)); got ${sweepSeconds}`);
+  const presence: ResolvedPresence = {
+    heartbeatSeconds,
+    sweepSeconds,
+    maxMembersPerChannel: int(pr.maxMembersPerChannel, 'presence.maxMembersPerChannel', 10_000, 1, LIMITS.presenceMembersCeiling)!,
+    timeoutSeconds: presenceTimeoutSeconds(heartbeatSeconds),
+  };
 
   const l = optObject(c.logging, 'logging');
   checkKeys(l, ['retentionDays', 'appSyncLogLevel'], 'logging');
@@ -437,6 +503,7 @@ export function resolveConfig(input: unknown = {}): ResolvedConfig {
     tokens,
     publish,
     history: { enabled: bool(h.enabled, 'history.enabled', true), corsAllowedOrigins },
+    presence,
     auth: auth as ExtraAuthConfig,
     authorizerResultTtlSeconds: int(c.authorizerResultTtlSeconds, 'authorizerResultTtlSeconds', 0, 0, LIMITS.authorizerTtlMaxSeconds)!,
     logging: { retentionDays: retentionDays as number, appSyncLogLevel: (l.appSyncLogLevel as ResolvedConfig['logging']['appSyncLogLevel']) ?? 'ERROR' },
@@ -457,6 +524,7 @@ export interface RuntimeSettings {
   tokens: Omit<ResolvedConfig['tokens'], 'hs256Keys'> & { hs256Keys: Array<{ kid: string; parameterName: string }> };
   publish: { maxDataBytes: number; apiKeyParameterNames: [string, string]; eventBusName: string };
   history: { enabled: boolean; corsAllowedOrigins: string[] };
+  presence: ResolvedPresence;
   tables: Record<TableName, string>;
   /** The Event API's HTTP host (no scheme), where the publish function POSTs `/event`. Empty for the authorizer. */
   eventApiHttpHost: string;
@@ -476,6 +544,7 @@ export function runtimeSettings(config: ResolvedConfig, deployed: { eventApiHttp
     tokens: { ...config.tokens, hs256Keys: config.tokens.hs256Keys.map(({ kid, parameterName }) => ({ kid, parameterName })) },
     publish: { maxDataBytes: config.publish.maxDataBytes, apiKeyParameterNames: config.publish.apiKeyParameterNames, eventBusName: config.publish.eventBusName },
     history: config.history,
+    presence: config.presence,
     tables: Object.fromEntries((Object.keys(TABLES) as TableName[]).map((t) => [t, tableName(config.name, t)])) as Record<TableName, string>,
     eventApiHttpHost: deployed.eventApiHttpHost,
     region: deployed.region,

@@ -46,6 +46,21 @@ export const LIMITS = {
   /** Eventsock: page size of the history API. */
   historyDefaultLimit: 50,
   historyMaxLimit: 100,
+  /** Eventsock: bounds of `presence.heartbeatSeconds`. */
+  presenceHeartbeatMinSeconds: 5,
+  presenceHeartbeatMaxSeconds: 300,
+  /** Eventsock: the largest `presence.maxMembersPerChannel`. */
+  presenceMembersCeiling: 1_000_000,
+  /** Eventsock: channels in one presence request (join, heartbeat or leave). */
+  presenceChannelsPerRequest: 50,
+  /** Eventsock: page size of `GET /presence`. */
+  presenceDefaultLimit: 100,
+  presenceMaxLimit: 500,
+  /** Eventsock: a presence connectionId: 8-64 letters, digits, '-' or '_' (the client makes one per connection). */
+  connectionIdMaxLength: 64,
+  /** Eventsock: the longest a revocation can last (1 year) and its default (1 day, beyond any sensible token lifetime). */
+  revocationMaxSeconds: 31_536_000,
+  revocationDefaultSeconds: 86_400,
 } as const;
 
 /** Event names starting with this are Eventsock's own; publishers may not use them. */

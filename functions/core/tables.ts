@@ -37,6 +37,14 @@ export const TABLES = {
   heads: { suffix: 'heads', partitionKey: 'channel', ttlAttribute: 'expiresAt' },
   /** Deduplication records: `deduplicationId` -> first message's `messageId`, kept for the dedup window. */
   dedup: { suffix: 'dedup', partitionKey: 'deduplicationId', ttlAttribute: 'expiresAt' },
+  /**
+   * Presence: `channel` + `member` (`u#<uid>`: `uid`, `umd` JSON, `since`, `conns` {connectionId:
+   * deadline ms}, `deadline`), and one `#count` item per channel holding the member count `n`.
+   * A member is its item; the sweep deletes those whose deadline passed (functions/presence).
+   */
+  presence: { suffix: 'presence', partitionKey: 'channel', sortKey: 'member', ttlAttribute: 'expiresAt' },
+  /** Revoked identities: `key` = `uid:<uid>` or `jti:<jti>`, until `expiresAt`. */
+  revocations: { suffix: 'revocations', partitionKey: 'key', ttlAttribute: 'expiresAt' },
 } as const satisfies Record<string, TableDefinition>;
 
 export type TableName = keyof typeof TABLES;

@@ -8,6 +8,11 @@
  * Both answer `{ channel, items: [envelope...], next? }` (`next` is the `after` of the
  * following page) or `{ error: { code, message, field?, limit? } }`. Expired messages
  * are never returned, whether or not TTL has deleted them yet.
+ *
+ * The same URL serves `GET /presence?channel=&limit=&after=&count=only` (presence
+ * members, functions/presence/service.ts) for a token granting `subscribe` or
+ * `history` on the channel: `{ channel, count, members: [{ uid, umd, since }], next? }`.
+ * Revoked tokens are refused here as everywhere (functions/shared/revocations.ts).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type Channel, parseChannel, resolvePublishChannel } from '../core/channels';
@@ -24,6 +29,9 @@ import type { SecretSource } from '../shared/secrets';
 import { KEYS_RETRY_AFTER_SECONDS, tokenRefusalAnswer } from '../tokens/http-refusal';
 import { createTokenVerifier, type TokenVerifier } from '../tokens/verify';
 import { grantsPatternHistory, PATTERN_MAX_EXAMINED, queryPattern } from './pattern';
+import { createRevocationCheck, withRevocations } from '../shared/revocations';
+import { createMembersTable } from '../presence/members';
+import { createPresenceService, parsePresenceQuery } from '../presence/service';
 
 export interface HistoryQuery {
   channel: string;
@@ -55,6 +63,7 @@ export type HistoryHandler = (event: HttpEvent | HistoryQuery) => Promise<HttpRe
 
 const QUERY_FIELDS = ['channel', 'after', 'limit'];
 const HISTORY_PATHS = new Set(['/history', '/history/']);
+const PRESENCE_PATHS = new Set(['/presence', '/presence/']);
 const PREFLIGHT_MAX_AGE_SECONDS = 600;
 
 const bad = (code: string, message: string, field: string, limit?: number) => new EventsockError(code, message, { field, limit });
@@ -87,7 +96,19 @@ export function createHistoryHandler(deps: HistoryHandlerDeps): HistoryHandler {
   const { settings } = deps;
   const now = deps.now ?? Date.now;
   const logger = deps.logger ?? createLogger({ fields: { fn: 'history' } });
-  const verifier = deps.verifier ?? createTokenVerifier(settings.tokens, { secrets: deps.secrets, now, logger });
+  const verifier = withRevocations(
+    deps.verifier ?? createTokenVerifier(settings.tokens, { secrets: deps.secrets, now, logger }),
+    createRevocationCheck({ dynamo: deps.dynamo, table: settings.tables.revocations, now }),
+    (e) => logger.error('revocations could not be read', { error: (e as Error)?.name }),
+  );
+  // Reading members only: nothing here announces.
+  const presence = createPresenceService({
+    members: createMembersTable({ dynamo: deps.dynamo, table: settings.tables.presence, now }),
+    settings,
+    announce: async () => undefined,
+    now,
+    logger,
+  });
   const origins = settings.history.corsAllowedOrigins;
 
   function cors(event: HttpEvent): Record<string, string> {
@@ -118,7 +139,8 @@ export function createHistoryHandler(deps: HistoryHandlerDeps): HistoryHandler {
   async function http(event: HttpEvent, log: Logger): Promise<HttpResult> {
     const c = cors(event);
     const method = event.requestContext.http.method.toUpperCase();
-    if (!HISTORY_PATHS.has(event.rawPath) || !settings.history.enabled) return json(404, errorBody('NOT_FOUND', `no route for ${event.rawPath.slice(0, 100)}; GET /history`), c);
+    const isPresence = PRESENCE_PATHS.has(event.rawPath);
+    if ((!HISTORY_PATHS.has(event.rawPath) && !isPresence) || !settings.history.enabled) return json(404, errorBody('NOT_FOUND', `no route for ${event.rawPath.slice(0, 100)}; GET /history or /presence`), c);
     if (method === 'OPTIONS') {
       return {
         statusCode: 204,
@@ -126,7 +148,8 @@ export function createHistoryHandler(deps: HistoryHandlerDeps): HistoryHandler {
         body: '',
       };
     }
-    if (method !== 'GET') return json(405, errorBody('METHOD_NOT_ALLOWED', `${method.slice(0, 20)} is not allowed on /history; use GET`), { ...c, allow: 'GET, OPTIONS' });
+    if (method !== 'GET') return json(405, errorBody('METHOD_NOT_ALLOWED', `${method.slice(0, 20)} is not allowed on /${isPresence ? 'presence' : 'history'}; use GET`), { ...c, allow: 'GET, OPTIONS' });
+    if (isPresence) return presenceHttp(event, log, c);
 
     let q;
     try {
@@ -135,19 +158,9 @@ export function createHistoryHandler(deps: HistoryHandlerDeps): HistoryHandler {
       if (e instanceof EventsockError) return json(400, toErrorBody(e), c);
       throw e;
     }
-    const token = bearerToken(event);
-    if (!token) {
-      log.info('history refused', { reason: 'TOKEN_MISSING', channel: q.channel.path });
-      return json(401, errorBody('UNAUTHORIZED', 'missing bearer token (Authorization: Bearer <JWT>)'), { ...c, 'www-authenticate': 'Bearer' });
-    }
-    const v = await verifier.verify(token);
-    if (!v.ok) {
-      log.info('history refused', { reason: v.reason, channel: q.channel.path });
-      const refused = tokenRefusalAnswer(v);
-      if (refused.outage) log.error('history token keys unavailable', { code: v.reason, channel: q.channel.path, retryAfterSeconds: KEYS_RETRY_AFTER_SECONDS });
-      // Retry-After is not a CORS-safelisted response header: browsers hide it unless exposed.
-      return json(refused.status, refused.body, { ...c, ...refused.headers, ...(refused.outage ? { 'access-control-expose-headers': 'Retry-After' } : {}) });
-    }
+    const claims = await claimsOf(event, log, c, q.channel.path, 'history');
+    if ('statusCode' in claims) return claims;
+    const v = { claims };
     if (!(q.channel.wildcard ? grantsPatternHistory(v.claims, q.channel) : isGranted(v.claims, 'history', q.channel))) {
       log.info('history refused', { reason: 'NOT_GRANTED', channel: q.channel.path, uid: v.claims.uid, jti: v.claims.jti });
       return json(403, errorBody('FORBIDDEN', `the token does not grant history on ${q.channel.path}`, { field: 'channel' }), c);
@@ -155,6 +168,40 @@ export function createHistoryHandler(deps: HistoryHandlerDeps): HistoryHandler {
     const p = await page(q);
     log.info('history', { channel: q.channel.path, count: p.messages.length, uid: v.claims.uid });
     return { statusCode: 200, headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...c }, body: pageText(q.channel, p) };
+  }
+
+  /** The bearer token's claims, or the refusal (the same answers as history). */
+  async function claimsOf(event: HttpEvent, log: Logger, c: Record<string, string>, channel: string, route: string) {
+    const token = bearerToken(event);
+    if (!token) {
+      log.info(`${route} refused`, { reason: 'TOKEN_MISSING', channel });
+      return json(401, errorBody('UNAUTHORIZED', 'missing bearer token (Authorization: Bearer <JWT>)'), { ...c, 'www-authenticate': 'Bearer' });
+    }
+    const v = await verifier.verify(token);
+    if (v.ok) return v.claims;
+    log.info(`${route} refused`, { reason: v.reason, channel });
+    const refused = tokenRefusalAnswer(v);
+    if (refused.outage) log.error(`${route} token keys unavailable`, { code: v.reason, channel, retryAfterSeconds: KEYS_RETRY_AFTER_SECONDS });
+    // Retry-After is not a CORS-safelisted response header: browsers hide it unless exposed.
+    return json(refused.status, refused.body, { ...c, ...refused.headers, ...(refused.outage ? { 'access-control-expose-headers': 'Retry-After' } : {}) });
+  }
+
+  async function presenceHttp(event: HttpEvent, log: Logger, c: Record<string, string>): Promise<HttpResult> {
+    let q;
+    try {
+      q = parsePresenceQuery({ ...(event.queryStringParameters ?? {}) } as Record<string, unknown>, settings);
+    } catch (e) {
+      if (e instanceof EventsockError) return json(400, toErrorBody(e), c);
+      throw e;
+    }
+    const claims = await claimsOf(event, log, c, q.channel.path, 'presence');
+    if ('statusCode' in claims) return claims;
+    if (!isGranted(claims, 'subscribe', q.channel) && !isGranted(claims, 'history', q.channel)) {
+      log.info('presence refused', { reason: 'NOT_GRANTED', channel: q.channel.path, uid: claims.uid, jti: claims.jti });
+      return json(403, errorBody('FORBIDDEN', `the token grants neither subscribe nor history on ${q.channel.path}`, { field: 'channel' }), c);
+    }
+    const body = await presence.list(q.channel, q);
+    return { statusCode: 200, headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...c }, body: JSON.stringify(body) };
   }
 
   async function invoke(payload: unknown): Promise<HistoryBody> {

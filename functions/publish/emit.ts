@@ -21,13 +21,15 @@ const utf8 = (s: string) => Buffer.byteLength(s, 'utf8');
  * An entry's size as EventBridge counts it (14 bytes for Time, plus Source, DetailType
  * and Detail in UTF-8), with the bus name added to stay on the safe side.
  */
-export function entrySize(detail: string, eventBusName: string): number {
-  return 14 + utf8(EVENT_SOURCE) + utf8(PUBLISHED_DETAIL_TYPE) + utf8(detail) + utf8(eventBusName);
+export function entrySize(detail: string, eventBusName: string, detailType: string = PUBLISHED_DETAIL_TYPE): number {
+  return 14 + utf8(EVENT_SOURCE) + utf8(detailType) + utf8(detail) + utf8(eventBusName);
 }
 
 const idOf = (envelope: string) => (JSON.parse(envelope) as { id: string }).id;
 
-export function createEmitter(deps: { eventBridge: { send(cmd: PutEventsCommand): Promise<unknown> }; eventBusName: string; logger: Logger }): PubSubEmitter {
+/** `detailType`: `eventsock.message.published` unless given (presence uses `eventsock.presence`). */
+export function createEmitter(deps: { eventBridge: { send(cmd: PutEventsCommand): Promise<unknown> }; eventBusName: string; logger: Logger; detailType?: string }): PubSubEmitter {
+  const detailType = deps.detailType ?? PUBLISHED_DETAIL_TYPE;
   return {
     async emit(envelopes) {
       // Chunks of at most 10 entries and 256 KiB, in order; an entry that alone is too big cannot be sent.
@@ -35,7 +37,7 @@ export function createEmitter(deps: { eventBridge: { send(cmd: PutEventsCommand)
       let current: string[] = [];
       let bytes = 0;
       for (const e of envelopes) {
-        const size = entrySize(e, deps.eventBusName);
+        const size = entrySize(e, deps.eventBusName, detailType);
         if (size > PUT_EVENTS_MAX_BYTES) {
           deps.logger.error('pub/sub event too large for EventBridge', { ids: [idOf(e)], bytes: size, limit: PUT_EVENTS_MAX_BYTES });
           continue;
@@ -54,7 +56,7 @@ export function createEmitter(deps: { eventBridge: { send(cmd: PutEventsCommand)
           try {
             const out = (await deps.eventBridge.send(
               new PutEventsCommand({
-                Entries: chunk.map((e) => ({ EventBusName: deps.eventBusName, Source: EVENT_SOURCE, DetailType: PUBLISHED_DETAIL_TYPE, Detail: e })),
+                Entries: chunk.map((e) => ({ EventBusName: deps.eventBusName, Source: EVENT_SOURCE, DetailType: detailType, Detail: e })),
               }),
             )) as { FailedEntryCount?: number; Entries?: Array<{ ErrorCode?: string }> } | undefined;
             if (out?.FailedEntryCount) {

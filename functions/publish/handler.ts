@@ -14,6 +14,11 @@
  * large, 404/405 for other paths and methods, 409/502/503 for a single message that
  * failed, 503 SECRET_UNAVAILABLE / JWKS_UNAVAILABLE with Retry-After when the keys
  * cannot be read (SSM down).
+ *
+ * The same URL serves `POST /presence` (a client JWT: join, heartbeat, leave;
+ * functions/presence/service.ts) and `POST /revoke` (an API key: revoke a uid or a jti,
+ * functions/shared/revocations.ts); invoke takes `{ revoke: {...} }` and the schedule's
+ * `{ "eventsock": "presence-sweep" }`.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
@@ -34,8 +39,10 @@ import { createEmitter } from './emit';
 import { createIdAllocator } from './ids';
 import { publishMessages, type FaultHook, type PublishResult } from './publish';
 import { firstRefusal, looksLikeJwt, metaJsonOf, refuseBackendFields, scopeDedupIds } from './token-publish';
+import { createRevocationCheck, withRevocations } from '../shared/revocations';
+import { createPresenceWiring, isPresenceSweep, isRevokeInvoke, type PresenceWiring } from './presence-wiring';
 
-export type PublishInvokePayload = PublishMessage | { messages: PublishMessage[] };
+export type PublishInvokePayload = PublishMessage | { messages: PublishMessage[] } | { revoke: { uid?: string; jti?: string; expiresInSeconds?: number } } | { eventsock: 'presence-sweep' };
 export type PublishBody = PublishResult | { results: PublishResult[] } | ErrorBody;
 
 export interface PublishHandlerDeps {
@@ -66,6 +73,8 @@ export interface PublishHandlerDeps {
 export type PublishHandler = (event: HttpEvent | PublishInvokePayload) => Promise<HttpResult | PublishBody>;
 
 const PUBLISH_PATHS = new Set(['/publish', '/publish/']);
+const PRESENCE_PATHS = new Set(['/presence', '/presence/']);
+const REVOKE_PATHS = new Set(['/revoke', '/revoke/']);
 const FUNCTION_URL_MAX_BYTES = 6 * 1024 * 1024;
 
 function statusFor(code: string): number {
@@ -94,7 +103,10 @@ export function createPublishHandler(deps: PublishHandlerDeps): PublishHandler {
   const maxBodyBytes = deps.maxBodyBytes ?? Math.min(FUNCTION_URL_MAX_BYTES, LIMITS.publishBatchMax * (settings.publish.maxDataBytes + 2048));
   const delivery = { budgetMs: 10_000, ...deps.delivery };
   const checkKey = createApiKeyCheck(deps.secrets, settings.publish.apiKeyParameterNames);
-  const verifier = deps.verifier ?? createTokenVerifier(settings.tokens, { secrets: deps.tokenSecrets ?? deps.secrets, now, logger });
+  const revocations = createRevocationCheck({ dynamo: deps.dynamo, table: settings.tables.revocations, now });
+  const verifier = withRevocations(deps.verifier ?? createTokenVerifier(settings.tokens, { secrets: deps.tokenSecrets ?? deps.secrets, now, logger }), revocations, (e) =>
+    logger.error('revocations could not be read', { error: (e as Error)?.name }),
+  );
   const deliverer = createDeliverer({
     ...delivery,
     host: settings.eventApiHttpHost,
@@ -118,6 +130,7 @@ export function createPublishHandler(deps: PublishHandlerDeps): PublishHandler {
     now,
     fault: deps.fault,
   };
+  const presence: PresenceWiring = createPresenceWiring({ settings, dynamo: deps.dynamo, publisher: publisherDeps, eventBridge: deps.eventBridge, logger, now });
 
   /** `claims`: the verified token of a client publisher; absent for backends (API key, IAM). */
   async function run(input: unknown, log: Logger, claims?: ParsedClaims): Promise<{ status: number; body: PublishBody }> {
@@ -155,41 +168,57 @@ export function createPublishHandler(deps: PublishHandlerDeps): PublishHandler {
     return { status: 202, body: r };
   }
 
-  async function http(event: HttpEvent, log: Logger): Promise<HttpResult> {
-    if (!PUBLISH_PATHS.has(event.rawPath)) return json(404, errorBody('NOT_FOUND', `no route for ${event.rawPath.slice(0, 100)}; POST /publish`));
-    if (event.requestContext.http.method.toUpperCase() !== 'POST') {
-      return json(405, errorBody('METHOD_NOT_ALLOWED', `${event.requestContext.http.method.slice(0, 20)} is not allowed on /publish; use POST`), { allow: 'POST' });
-    }
+  type Caller = { kind: 'key' } | { kind: 'token'; claims: ParsedClaims };
+
+  /** Who is calling: an API key, or a client token (the keys are checked first), or the refusal to answer. */
+  async function authenticate(event: HttpEvent, log: Logger, route: string): Promise<Caller | HttpResult> {
     const presented = bearerToken(event);
     const key = await checkKey(presented);
     // API keys first, whatever they look like; only a value that is no key and has the JWT shape is a token.
-    let claims: ParsedClaims | undefined;
     if (key.result !== 'ok' && presented !== undefined && looksLikeJwt(presented)) {
       const v = await verifier.verify(presented);
-      if (!v.ok) {
-        // Key material that cannot be read is an outage, not a bad token: 503 so that clients retry.
-        const refused = tokenRefusalAnswer(v);
-        if (refused.outage) {
-          log.error('publish token keys unavailable', { code: v.reason, retryAfterSeconds: KEYS_RETRY_AFTER_SECONDS });
-          return json(refused.status, refused.body, refused.headers);
-        }
-        if (key.result === 'unavailable') {
-          // Not a token, and maybe the (JWT-shaped) key in a slot that cannot be read: never a verdict while in doubt.
-          log.error('publish API keys could not be read', { code: 'SECRET_UNAVAILABLE', parameters: key.parameters, retryAfterSeconds: key.retryAfterSeconds, tokenReason: v.reason });
-          return json(503, errorBody('SECRET_UNAVAILABLE', 'the publish API keys could not be read; try again'), { 'retry-after': String(key.retryAfterSeconds) });
-        }
-        // The history API's answer for the same token (functions/tokens/http-refusal.ts).
-        log.info('publish refused', { code: 'UNAUTHORIZED', reason: v.reason, sourceIp: event.requestContext.http.sourceIp });
+      if (v.ok) return { kind: 'token', claims: v.claims };
+      // Key material that cannot be read is an outage, not a bad token: 503 so that clients retry.
+      const refused = tokenRefusalAnswer(v);
+      if (refused.outage) {
+        log.error(`${route} token keys unavailable`, { code: v.reason, retryAfterSeconds: KEYS_RETRY_AFTER_SECONDS });
         return json(refused.status, refused.body, refused.headers);
       }
-      claims = v.claims;
-    } else if (key.result === 'unavailable') {
+      if (key.result === 'unavailable') {
+        // Not a token, and maybe the (JWT-shaped) key in a slot that cannot be read: never a verdict while in doubt.
+        log.error('publish API keys could not be read', { code: 'SECRET_UNAVAILABLE', parameters: key.parameters, retryAfterSeconds: key.retryAfterSeconds, tokenReason: v.reason });
+        return json(503, errorBody('SECRET_UNAVAILABLE', 'the publish API keys could not be read; try again'), { 'retry-after': String(key.retryAfterSeconds) });
+      }
+      // The history API's answer for the same token (functions/tokens/http-refusal.ts).
+      log.info(`${route} refused`, { code: 'UNAUTHORIZED', reason: v.reason, sourceIp: event.requestContext.http.sourceIp });
+      return json(refused.status, refused.body, refused.headers);
+    }
+    if (key.result === 'unavailable') {
       // An operational failure (SSM), not a refused caller: 503 so that clients retry.
       log.error('publish API keys could not be read', { code: 'SECRET_UNAVAILABLE', parameters: key.parameters, retryAfterSeconds: key.retryAfterSeconds });
       return json(503, errorBody('SECRET_UNAVAILABLE', 'the publish API keys could not be read; try again'), { 'retry-after': String(key.retryAfterSeconds) });
-    } else if (key.result === 'mismatch') {
-      log.warn('publish refused', { code: 'UNAUTHORIZED', sourceIp: event.requestContext.http.sourceIp });
+    }
+    if (key.result === 'mismatch') {
+      log.warn(`${route} refused`, { code: 'UNAUTHORIZED', sourceIp: event.requestContext.http.sourceIp });
       return json(401, errorBody('UNAUTHORIZED', 'missing or invalid API key or token (Authorization: Bearer <key or JWT>)'), { 'www-authenticate': 'Bearer' });
+    }
+    return { kind: 'key' };
+  }
+
+  async function http(event: HttpEvent, log: Logger): Promise<HttpResult> {
+    const path = event.rawPath;
+    const route = PUBLISH_PATHS.has(path) ? 'publish' : PRESENCE_PATHS.has(path) ? 'presence' : REVOKE_PATHS.has(path) ? 'revoke' : undefined;
+    if (!route) return json(404, errorBody('NOT_FOUND', `no route for ${path.slice(0, 100)}; POST /publish, /presence or /revoke`));
+    if (event.requestContext.http.method.toUpperCase() !== 'POST') {
+      return json(405, errorBody('METHOD_NOT_ALLOWED', `${event.requestContext.http.method.slice(0, 20)} is not allowed on /${route}; use POST`), { allow: 'POST' });
+    }
+    const caller = await authenticate(event, log, route);
+    if ('statusCode' in caller) return caller;
+    if (route === 'presence' && caller.kind !== 'token') {
+      return json(403, errorBody('PRESENCE_NEEDS_TOKEN', 'presence is for clients: call /presence with the client JWT (the member is its uid), not an API key'));
+    }
+    if (route === 'revoke' && caller.kind !== 'key') {
+      return json(403, errorBody('REVOKE_NEEDS_KEY', 'revoking is for backends: call /revoke with a publish API key (or invoke the function with IAM)'));
     }
     const size = bodyBytes(event);
     if (size > maxBodyBytes) {
@@ -199,17 +228,32 @@ export function createPublishHandler(deps: PublishHandlerDeps): PublishHandler {
     try {
       input = JSON.parse(bodyText(event));
     } catch {
-      return json(400, errorBody('INVALID_JSON', 'request body must be JSON: one message or { "messages": [...] }', { field: 'body' }));
+      const shape = route === 'publish' ? 'one message or { "messages": [...] }' : route === 'presence' ? '{ action, channels, connectionId }' : '{ uid } or { jti }';
+      return json(400, errorBody('INVALID_JSON', `request body must be JSON: ${shape}`, { field: 'body' }));
     }
-    const { status, body } = await run(input, log, claims);
+    if (route === 'presence') {
+      const { status, body } = await presence.post((caller as { claims: ParsedClaims }).claims, input, log);
+      return json(status, body);
+    }
+    if (route === 'revoke') {
+      const { status, body } = await presence.revoke(input, log);
+      return json(status, body);
+    }
+    const { status, body } = await run(input, log, caller.kind === 'token' ? caller.claims : undefined);
     return json(status, body);
+  }
+
+  async function invoke(event: unknown, log: Logger): Promise<PublishBody> {
+    if (isPresenceSweep(event)) return (await presence.sweep(log)) as unknown as PublishBody;
+    if (isRevokeInvoke(event)) return (await presence.revoke(event.revoke, log)).body as unknown as PublishBody;
+    return (await run(event, log)).body;
   }
 
   return async (event) => {
     const log = logger.child({ requestId: isHttpEvent(event) ? event.requestContext.requestId : undefined });
     try {
       if (isHttpEvent(event)) return await http(event, log);
-      return (await run(event, log)).body;
+      return await invoke(event, log);
     } catch (e) {
       log.error('publish failed', { error: (e as Error)?.message });
       const body = toErrorBody(e);

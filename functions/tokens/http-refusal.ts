@@ -19,6 +19,9 @@ export interface TokenRefusalAnswer {
 }
 
 export function tokenRefusalAnswer(v: Pick<TokenRefusal, 'reason'>): TokenRefusalAnswer {
+  if (v.reason === 'REVOCATIONS_UNAVAILABLE') {
+    return { status: 503, body: errorBody(v.reason, 'revocations could not be checked; try again'), headers: { 'retry-after': String(KEYS_RETRY_AFTER_SECONDS) }, outage: true };
+  }
   if (v.reason === 'SECRET_UNAVAILABLE' || v.reason === 'JWKS_UNAVAILABLE') {
     return { status: 503, body: errorBody(v.reason, 'token keys are unavailable; try again'), headers: { 'retry-after': String(KEYS_RETRY_AFTER_SECONDS) }, outage: true };
   }

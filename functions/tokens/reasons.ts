@@ -37,4 +37,8 @@ export type TokenReason =
   /** The JWKS URL could not be fetched or parsed. */
   | 'JWKS_UNAVAILABLE'
   /** Anything jose refused that has no more specific code. */
-  | 'VERIFY_FAILED';
+  | 'VERIFY_FAILED'
+  /** The token's uid or jti was revoked by a backend (functions/shared/revocations.ts). */
+  | 'TOKEN_REVOKED'
+  /** The revocations table could not be read: refused while in doubt (an outage, retry). */
+  | 'REVOCATIONS_UNAVAILABLE';

@@ -90,7 +90,7 @@ describe('resolveConfig', () => {
 
   it('round-trips runtime settings through the environment', () => {
     const s = runtimeSettings(resolveConfig(projectConfig), { eventApiHttpHost: 'x.appsync-api.eu-west-1.amazonaws.com', region: 'eu-west-1' });
-    expect(s.tables).toEqual({ messages: 'eventsock-messages', heads: 'eventsock-heads', dedup: 'eventsock-dedup' });
+    expect(s.tables).toEqual({ messages: 'eventsock-messages', heads: 'eventsock-heads', dedup: 'eventsock-dedup', presence: 'eventsock-presence', revocations: 'eventsock-revocations' });
     expect(settingsFromEnv({ [SETTINGS_ENV]: JSON.stringify(s) })).toEqual(s);
     expect(() => settingsFromEnv({})).toThrow(SETTINGS_ENV);
   });

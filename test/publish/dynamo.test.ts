@@ -5,11 +5,11 @@ import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, GetItemComman
 import { createTableInput, createTables, startDynalite } from '../../local/dynamo';
 import { MESSAGES_BY_NAMESPACE } from '../../functions/core/tables';
 
-const tables = { messages: 't-messages', heads: 't-heads', dedup: 't-dedup' };
+const tables = { messages: 't-messages', heads: 't-heads', dedup: 't-dedup', presence: 't-presence', revocations: 't-revocations' };
 const client = (endpoint: string) => new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local' } });
 
 describe('local dynamo', () => {
-  it('creates the three tables with string keys, on demand, and is idempotent', async () => {
+  it('creates the tables with string keys, on demand, and is idempotent', async () => {
     const db = await startDynalite();
     const c = client(db.endpoint);
     try {

@@ -90,6 +90,25 @@ describe('module publish, history and logging variables', () => {
     expect(main.resource.aws_lambda_function.eventsock_history.environment.variables.EVENTSOCK_SETTINGS).toContain('"tokens":${jsonencode(local.token_settings)}');
   });
 
+  it('computes the presence settings as the stack does, and runs the sweep schedule only when a namespace has presence', () => {
+    const cases: Array<[string[], Parameters<typeof resolveConfig>[0]]> = [
+      [[], {}],
+      [['presence={ heartbeat_seconds = 7, sweep_seconds = 180, max_members_per_channel = 50 }'], { presence: { heartbeatSeconds: 7, sweepSeconds: 180, maxMembersPerChannel: 50 } }],
+      [['presence={ heartbeat_seconds = 300 }'], { presence: { heartbeatSeconds: 300 } }],
+    ];
+    for (const [vars, config] of cases) {
+      expect([vars, evaluate(vars, 'local.presence_settings')]).toEqual([vars, runtimeSettings(resolveConfig(config), { eventApiHttpHost: '', region: '' }).presence]);
+    }
+    expect(main.resource.aws_lambda_function.eventsock_publish.environment.variables.EVENTSOCK_SETTINGS).toContain('"presence":${jsonencode(local.presence_settings)}');
+    const rule = main.resource.aws_cloudwatch_event_rule.eventsock_presence_sweep;
+    const schedule = (vars: string[]) => evaluate(vars, `"${rule.schedule_expression}"`);
+    expect(schedule([])).toBe('rate(1 minute)');
+    expect(schedule(['presence={ sweep_seconds = 300 }'])).toBe('rate(5 minutes)');
+    const state = (vars: string[]) => evaluate(vars, bare(rule.state));
+    expect(state([])).toBe('DISABLED');
+    expect(state(['namespaces={ default = {}, room = { presence = true } }'])).toBe('ENABLED');
+  });
+
   it('writes publish.max_data_bytes into the namespace handlers as the stack does', () => {
     const code = evaluate(['publish={ max_data_bytes = 2048 }'], 'local.namespace_code') as string;
     const m = /^const SETTINGS = (.*); \/\/ @eventsock:settings$/m.exec(code)!;
@@ -179,6 +198,10 @@ describe('module publish, history and logging variables', () => {
       ['history={ cors_allowed_origins = [] }', /history\.cors_allowed_origins must be a non-empty list/],
       ['history={ cors_allowed_origins = ["https://a.example.com/path"] }', /history\.cors_allowed_origins must be/],
       ['appsync_log_level=LOUD', /appsync_log_level must be one of NONE, ERROR, INFO, DEBUG, ALL/],
+      ['presence={ sweep_seconds = 90 }', /presence\.sweep_seconds must be a whole number of minutes between 60 and 3600/],
+      ['presence={ sweep_seconds = 7200 }', /presence\.sweep_seconds must be/],
+      [`presence={ heartbeat_seconds = ${LIMITS.presenceHeartbeatMinSeconds - 1} }`, /presence\.heartbeat_seconds must be a whole number between/],
+      ['presence={ max_members_per_channel = 0 }', /presence\.max_members_per_channel must be a whole number between 1 and/],
     ];
     for (const [v, msg] of bad) {
       const r = tfConsole(localsDir, [v], 'var.name');
@@ -187,7 +210,7 @@ describe('module publish, history and logging variables', () => {
       expect(r.out).toMatch(/Invalid value for variable/);
     }
     // And the boundaries are accepted.
-    for (const v of [`publish={ max_data_bytes = ${MAX_DATA_BYTES_CEILING} }`, 'publish={ max_data_bytes = 1 }', 'history={ cors_allowed_origins = ["*", "http://localhost:5173"] }', 'publish={ cors_allowed_origins = [] }', 'publish={ cors_allowed_origins = ["*", "http://localhost:5173"] }', 'appsync_log_level=ALL']) {
+    for (const v of [`publish={ max_data_bytes = ${MAX_DATA_BYTES_CEILING} }`, 'publish={ max_data_bytes = 1 }', 'history={ cors_allowed_origins = ["*", "http://localhost:5173"] }', 'publish={ cors_allowed_origins = [] }', 'publish={ cors_allowed_origins = ["*", "http://localhost:5173"] }', 'appsync_log_level=ALL', 'presence={ heartbeat_seconds = 5, sweep_seconds = 3600, max_members_per_channel = 1000000 }']) {
       expect([v, tfConsole(localsDir, [v], 'var.name').out]).toEqual([v, '"eventsock"']);
     }
   });

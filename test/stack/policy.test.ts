@@ -20,13 +20,15 @@ const WILDCARD_EXCEPTIONS: Record<string, string> = {};
 
 /** Each role's complete action list: adding an action must be a deliberate change here. */
 const ALLOWED_ACTIONS: Record<string, string[]> = {
-  eventsock_authorizer_policy: ['logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameter'],
+  eventsock_authorizer_policy: ['logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameter', 'dynamodb:GetItem', 'dynamodb:BatchGetItem'],
   eventsock_publish_policy: [
     'logs:CreateLogStream', 'logs:PutLogEvents', 'appsync:EventPublish',
     'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem',
+    // presence: the sweep scans, lists query; revocations are batch-read.
+    'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:BatchGetItem',
     'ssm:GetParameter', 'events:PutEvents',
   ],
-  eventsock_history_policy: ['logs:CreateLogStream', 'logs:PutLogEvents', 'dynamodb:Query', 'ssm:GetParameter'],
+  eventsock_history_policy: ['logs:CreateLogStream', 'logs:PutLogEvents', 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'ssm:GetParameter'],
   eventsock_appsync_logs_policy: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
   // EventBridge Scheduler raising the API key expiry alarm (modules/api-key.ts): that one alarm.
   eventsock_api_key_expiry_policy: ['cloudwatch:SetAlarmState'],
@@ -43,7 +45,8 @@ const configs: Array<[string, EventsockConfig]> = [
     'every option',
     {
       name: 'rt-prod',
-      namespaces: { default: {}, chat: { clientPublish: true }, feed: { subscribeAuthModes: ['AWS_LAMBDA', 'API_KEY'] } },
+      namespaces: { default: {}, chat: { clientPublish: true }, feed: { subscribeAuthModes: ['AWS_LAMBDA', 'API_KEY'] }, room: { presence: true, presenceEvents: true } },
+      presence: { heartbeatSeconds: 20, sweepSeconds: 120, maxMembersPerChannel: 500 },
       auth: { apiKey: {}, openIdConnect: { issuer: 'https://id.example.com' }, cognito: { userPoolId: 'eu-west-1_x', awsRegion: 'eu-west-1' } },
       tokens: { algorithms: ['HS256', 'ES256'], jwksUrl: 'https://id.example.com/jwks', hs256Keys: [{ kid: 'a' }, { kid: 'b', parameterName: '/corp/b' }] },
       publish: { apiKeyParameterNames: ['/corp/k1', '/corp/k2'], eventBusName: 'bus-1' },
@@ -104,6 +107,9 @@ describe.each(configs)('policy suite, %s config', (_label, config) => {
         Action: 'dynamodb:Query',
         Resource: ['${aws_dynamodb_table.eventsock_table_messages.arn}', `\${aws_dynamodb_table.eventsock_table_messages.arn}/index/${MESSAGES_BY_NAMESPACE.name}`],
       }),
+      // GET /presence reads members; every token is checked against revocations. Reads only.
+      expect.objectContaining({ Action: ['dynamodb:Query', 'dynamodb:GetItem'], Resource: '${aws_dynamodb_table.eventsock_table_presence.arn}' }),
+      expect.objectContaining({ Action: ['dynamodb:GetItem', 'dynamodb:BatchGetItem'], Resource: '${aws_dynamodb_table.eventsock_table_revocations.arn}' }),
     ]);
   });
 
@@ -159,6 +165,26 @@ describe.each(configs)('policy suite, %s config', (_label, config) => {
     expect(resources(tf, 'aws_lambda_function_url').map(([id]) => id)).not.toContain('eventsock_authorizer_url');
   });
 
+  it('lets only its own presence sweep schedule invoke the publish function, and has one only when a namespace has presence', () => {
+    const resolved = resolveConfig(config);
+    const presence = Object.values(resolved.namespaces).some((n) => n.presence);
+    const rules = resources(tf, 'aws_cloudwatch_event_rule');
+    const fromEvents = resources(tf, 'aws_lambda_permission').filter(([, p]) => p.principal === 'events.amazonaws.com');
+    if (!presence) {
+      expect(rules).toEqual([]);
+      expect(fromEvents).toEqual([]);
+      return;
+    }
+    const minutes = resolved.presence.sweepSeconds / 60;
+    expect(rules).toEqual([['eventsock_presence_sweep', expect.objectContaining({ schedule_expression: `rate(${minutes} minute${minutes === 1 ? '' : 's'})`, state: 'ENABLED' })]]);
+    expect(fromEvents).toEqual([
+      ['eventsock_presence_sweep_invoke', expect.objectContaining({ action: 'lambda:InvokeFunction', function_name: '${aws_lambda_function.eventsock_publish.function_name}', source_arn: '${aws_cloudwatch_event_rule.eventsock_presence_sweep.arn}' })],
+    ]);
+    expect(resources(tf, 'aws_cloudwatch_event_target')).toEqual([
+      ['eventsock_presence_sweep_target', expect.objectContaining({ rule: '${aws_cloudwatch_event_rule.eventsock_presence_sweep.name}', arn: '${aws_lambda_function.eventsock_publish.arn}', input: '{"eventsock":"presence-sweep"}' })],
+    ]);
+  });
+
   it('opens public invocation only through function URLs (auth NONE), never a bare lambda:InvokeFunction for "*"', () => {
     for (const [id, p] of resources(tf, 'aws_lambda_permission')) {
       if (p.principal !== '*') continue;
@@ -190,8 +216,9 @@ describe.each(configs)('policy suite, %s config', (_label, config) => {
     const invoke = policies.filter((p) => p.role === '${aws_iam_role.eventsock_socket_publish_ds_role.name}');
     expect(invoke.map((p) => p.doc.Statement)).toEqual([[{ Sid: 'InvokeSocketPublish', Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: '${aws_lambda_function.eventsock_socket_publish.arn}' }]]);
     const sock = policies.find((p) => p.id === 'eventsock_socket_publish_policy')!.doc.Statement;
+    // No presence or revocations: the data source verifies no tokens.
     expect(sock.filter((s) => list(s.Action).some((a) => a.startsWith('dynamodb:'))).flatMap((s) => list(s.Resource)).sort()).toEqual(
-      Object.keys(TABLES).map((t) => `\${aws_dynamodb_table.eventsock_table_${t}.arn}`).sort(),
+      Object.keys(TABLES).filter((t) => t !== 'presence' && t !== 'revocations').map((t) => `\${aws_dynamodb_table.eventsock_table_${t}.arn}`).sort(),
     );
     // EventBridge (socketPublishEvents) on the publish function's bus only.
     expect(sock.filter((s) => list(s.Action).includes('events:PutEvents')).flatMap((s) => list(s.Resource))).toEqual(

@@ -197,7 +197,7 @@ describe('Eventsock stack, project config and options', () => {
   it('drops the SSM read from the authorizer when only JWKs are allowed', () => {
     const { tf } = synthStack({ tokens: { algorithms: ['ES256'], jwksUrl: 'https://id.example.com/jwks.json' } });
     const pol = JSON.parse(Object.fromEntries(resources(tf, 'aws_iam_role_policy')).eventsock_authorizer_policy.policy as string);
-    expect(pol.Statement.map((s: { Action: unknown }) => s.Action)).toEqual([['logs:CreateLogStream', 'logs:PutLogEvents']]);
+    expect(pol.Statement.map((s: { Action: unknown }) => s.Action)).toEqual([['logs:CreateLogStream', 'logs:PutLogEvents'], ['dynamodb:GetItem', 'dynamodb:BatchGetItem']]);
   });
 
   it('applies tags and log retention from the config', () => {
