@@ -18,7 +18,8 @@
  * This file only composes the parts, one job each: client/connection.ts (socket,
  * handshake, keep-alive, reconnect), client/requests.ts (answers matched by id,
  * timeouts), client/subscriptions.ts (subscribe, resubscribe, delivery),
- * client/catch-up.ts (history after a reconnect), client/publisher.ts (publish).
+ * client/catch-up.ts (history after a reconnect), client/publisher.ts (publish),
+ * client/presence.ts (members, heartbeats).
  */
 import type { JsonValue } from '../functions/core/claims';
 import { createAuthorizer, type TokenSource } from './auth';
@@ -31,6 +32,8 @@ import { EventsockClientError } from './errors';
 import type { HistoryOptions } from './history';
 import { ClientListeners } from './listeners';
 import type { PublishApiOptions } from './publish-api';
+import { Presence } from './presence';
+import { presenceUrl } from './presence-api';
 import { Publisher } from './publisher';
 import { Requests } from './requests';
 import { Subscriptions } from './subscriptions';
@@ -55,6 +58,7 @@ class Client implements EventsockClient {
   private readonly connection: Connection;
   private readonly subscriptions: Subscriptions;
   private readonly publisher: Publisher;
+  private readonly presence?: Presence;
 
   constructor(opts: ClientOptions) {
     const endpoint = resolveEndpoint(opts.endpoint, { realtimeUrl: opts.realtimeUrl });
@@ -110,6 +114,16 @@ class Client implements EventsockClient {
       },
     );
     const requests = new Requests(connection, requestTimeoutMs);
+    if (publishApi && history) {
+      const presence = new Presence({
+        post: { url: presenceUrl(publishApi.url, 'publish'), token: publishApi.token, fetch: publishApi.fetch, timeoutMs: publishApi.timeoutMs ?? requestTimeoutMs },
+        list: { url: presenceUrl(history.url, 'history'), token: history.token, fetch: history.fetch, timeoutMs: history.timeoutMs ?? requestTimeoutMs },
+        emitError: (e) => this.listeners.emitError(e),
+      });
+      this.presence = presence;
+      // Heartbeats wait while the socket is down and resume (re-joining if need be) when it is back.
+      this.listeners.on('state', (s: ConnectionState) => (s === 'reconnecting' ? presence.pause() : s === 'connected' ? presence.resume() : undefined));
+    }
     this.connection = connection;
     this.subscriptions = new Subscriptions({
       connection,
@@ -120,6 +134,7 @@ class Client implements EventsockClient {
       requestTimeoutMs,
       authorizerFor: (auth) => (auth ? createAuthorizer(auth, endpoint.httpHost, { region: endpoint.region }) : connectAuth),
       holdIfOwnInFlight: (subId, env) => this.publisher.holdIfOwnInFlight(subId, env),
+      presence: this.presence,
       emitError: (e) => this.listeners.emitError(e),
     });
     this.publisher = new Publisher({
@@ -154,7 +169,9 @@ class Client implements EventsockClient {
     return this.publisher.publish(channel, events, opts);
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    // Leave presence first, so the other members hear of it now rather than after the timeout.
+    await this.presence?.leaveAll();
     return this.connection.close();
   }
 }

@@ -28,6 +28,8 @@ export type ClientErrorCode =
   | 'PUBLISH_REFUSED'
   /** The history API could not be read during a catch-up. */
   | 'HISTORY_FAILED'
+  /** A presence join, heartbeat, leave or member list failed (`errors[0].errorType` is the API's code, e.g. TOKEN_REVOKED). */
+  | 'PRESENCE_FAILED'
   /** A frame or event the client cannot use (not JSON, not an envelope). */
   | 'INVALID_FRAME'
   /** The endpoint string is not something the client can connect to. */

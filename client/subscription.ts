@@ -7,6 +7,7 @@ import type { Envelope } from '../functions/core/envelope';
 import type { Authorizer } from './auth';
 import type { EventsockClientError } from './errors';
 import { SeenIds, randomId } from './ids';
+import type { Presence } from './presence';
 import type { MessageHandler, Subscription } from './types';
 
 export interface SubRecord {
@@ -38,6 +39,9 @@ export interface SubRecord {
   queue: Envelope[];
   waiters: Array<{ resolve: (r: IteratorResult<Envelope>) => void; reject: (e: unknown) => void }>;
   iterating: boolean;
+  /** A presence subscription (`{ presence: true }`) and whether its join succeeded. */
+  presence?: boolean;
+  joined?: boolean;
   ended: boolean;
   endError?: EventsockClientError;
 }
@@ -88,11 +92,13 @@ export function recordAndQueue(sub: SubRecord, env: Envelope): void {
 }
 
 /** The handle subscribe() resolves to. */
-export function subscriptionHandle<D>(sub: SubRecord, unsubscribe: () => Promise<void>): Subscription<D> {
+export function subscriptionHandle<D>(sub: SubRecord, unsubscribe: () => Promise<void>, presence?: Presence): Subscription<D> {
   return {
     id: sub.id,
     channel: sub.channel,
     unsubscribe,
+    members: () => (sub.presence && presence ? presence.members(sub.channel) : []),
+    onMember: (listener) => (sub.presence && presence ? presence.onMember(sub.channel, listener) : () => false),
     [Symbol.asyncIterator](): AsyncIterator<Envelope<D>> {
       sub.iterating = true;
       return {

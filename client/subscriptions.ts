@@ -17,6 +17,7 @@ import type { EchoFilter } from './echo';
 import type { OwnIds } from './own-ids';
 import { EventsockClientError, SubscribeError, type ClientErrorCode } from './errors';
 import type { HistoryOptions } from './history';
+import type { Presence } from './presence';
 import type { Requests } from './requests';
 import { createSubRecord, endSub, recordAndQueue, subscriptionHandle, type SubRecord } from './subscription';
 import type { ConnectionState, MessageHandler, ReconnectOptions, SubscribeOptions, Subscription } from './types';
@@ -46,6 +47,8 @@ export interface SubscriptionsDeps {
   authorizerFor(auth: AuthOption | undefined): Authorizer;
   /** Holds a live message while a stored publish of this client to the channel is in flight (client/publisher.ts). */
   holdIfOwnInFlight(subId: string, env: Envelope): boolean;
+  /** Presence (client/presence.ts), when publishApi and history are configured. */
+  presence?: Presence;
   emitError(e: EventsockClientError): void;
 }
 
@@ -111,7 +114,12 @@ export class Subscriptions {
             : undefined;
       if (problem) return Promise.reject(new EventsockClientError('INVALID_ARGUMENT', `since ${problem}`, { field: 'since' }));
     }
+    if (opts.presence) {
+      const problem = !this.deps.presence ? 'needs the publishApi and history options (heartbeats and the member list)' : path.endsWith('/*') ? 'needs a concrete channel, not a wildcard' : undefined;
+      if (problem) return Promise.reject(new EventsockClientError('INVALID_ARGUMENT', `presence ${problem}`, { field: 'presence' }));
+    }
     const sub = createSubRecord(path, authorizer, handler as MessageHandler<unknown> | undefined);
+    sub.presence = opts.presence === true;
     if (opts.since) sub.lastIds.set(path, opts.since);
     const done = new Promise<void>((resolve, reject) => {
       // Offline subscribes wait for the connection, but not forever.
@@ -132,7 +140,19 @@ export class Subscriptions {
     });
     this.subs.set(sub.id, sub);
     if (this.deps.connection.state === 'connected') void this.sendSubscribe(sub);
-    return done.then(() => subscriptionHandle<D>(sub, () => this.unsubscribe(sub)));
+    return done.then(async () => {
+      if (sub.presence && this.deps.presence) {
+        try {
+          await this.deps.presence.join(path);
+          sub.joined = true;
+        } catch (e) {
+          // Not a member, so not subscribed either: the caller asked for both.
+          await this.unsubscribe(sub);
+          throw asClientError(e, 'PRESENCE_FAILED');
+        }
+      }
+      return subscriptionHandle<D>(sub, () => this.unsubscribe(sub), this.deps.presence);
+    });
   }
 
   private async sendSubscribe(sub: SubRecord): Promise<void> {
@@ -225,6 +245,10 @@ export class Subscriptions {
   private async unsubscribe(sub: SubRecord): Promise<void> {
     if (!this.subs.delete(sub.id)) return;
     endSub(sub);
+    if (sub.joined) {
+      sub.joined = false;
+      await this.deps.presence?.leave(sub.channel);
+    }
     // A resubscribe still in flight is answered first: the server may process frames
     // concurrently, and an unsubscribe that overtook it would leave the subscription live there.
     const answered = this.deps.requests.answered(sub.id, 'subscribe');
@@ -268,6 +292,7 @@ export class Subscriptions {
 
   deliver(sub: SubRecord, env: Envelope): void {
     if (sub.seen.has(env.id) || sub.ended) return;
+    if (sub.presence) this.deps.presence?.observe(sub.channel, env);
     recordAndQueue(sub, env);
     if (sub.handler) {
       try {

@@ -4,6 +4,8 @@ import type { Envelope } from '../functions/core/envelope';
 import type { AuthOption } from './auth';
 import type { EventsockClientError } from './errors';
 import type { HistoryOptions } from './history';
+import type { MemberChange } from './presence';
+import type { PresenceMember } from './presence-api';
 import type { PublishApiOptions } from './publish-api';
 import type { WebSocketConstructor } from './websocket';
 
@@ -95,8 +97,12 @@ export interface Subscription<D = JsonValue> extends AsyncIterable<Envelope<D>> 
   readonly id: string;
   /** The normalised channel path. */
   readonly channel: string;
-  /** Stops delivery and tells the server; resolves once the server answered (or the socket is gone). */
+  /** Stops delivery and tells the server (and leaves presence); resolves once the server answered (or the socket is gone). */
   unsubscribe(): Promise<void>;
+  /** With `{ presence: true }`: the channel's members now, in uid order (this client's uid too). Otherwise empty. */
+  members(): PresenceMember[];
+  /** With `{ presence: true }`: called on every member_added / member_removed; returns the unsubscribe function. */
+  onMember(listener: (change: MemberChange) => void): () => void;
 }
 
 export interface SubscribeOptions {
@@ -108,6 +114,13 @@ export interface SubscribeOptions {
    * `history` and a concrete channel.
    */
   since?: string;
+  /**
+   * Be a member of the channel (the token's uid) while subscribed: heartbeats through the
+   * publish API, the member list from the history API's GET /presence, kept current by the
+   * channel's member events. Needs the `publishApi` and `history` options and a concrete
+   * channel of a namespace with `presence: true`. Refusals reject subscribe() with PRESENCE_FAILED.
+   */
+  presence?: boolean;
 }
 
 export interface EventsockClient {

@@ -21,6 +21,7 @@ export interface Envelope<D = JsonValue> {
   /** Normalised channel path, `/ns/...`. */
   channel: string;
   data: D | null;
+  /** null on system events (`eventsock.member_added` / `_removed`): no publisher. */
   meta: EnvelopeMeta;
 }
 
@@ -58,9 +59,7 @@ export function isEnvelope(v: unknown): v is Envelope {
     typeof e.event === 'string' &&
     typeof e.channel === 'string' &&
     'data' in e &&
-    typeof meta === 'object' &&
-    meta !== null &&
-    'uid' in meta &&
-    'umd' in meta
+    // System events (presence member_added / member_removed) carry meta null: no publisher.
+    ((meta === null && isReservedEventName(e.event)) || (typeof meta === 'object' && meta !== null && 'uid' in meta && 'umd' in meta))
   );
 }

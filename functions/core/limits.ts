@@ -65,6 +65,9 @@ export const LIMITS = {
 
 /** Event names starting with this are Eventsock's own; publishers may not use them. */
 export const RESERVED_EVENT_PREFIX = 'eventsock.';
+/** Presence: a uid became a member of the channel / stopped being one (data `{ uid, umd }`, meta null). */
+export const MEMBER_ADDED = 'eventsock.member_added';
+export const MEMBER_REMOVED = 'eventsock.member_removed';
 
 /**
  * Is `name` one of Eventsock's own event names? Compared case-insensitively, so

@@ -28,14 +28,13 @@ import { type Channel, parseChannel } from '../core/channels';
 import { isGranted, type JsonValue, type ParsedClaims } from '../core/claims';
 import type { RuntimeSettings } from '../core/config';
 import { EventsockError } from '../core/errors';
-import { LIMITS } from '../core/limits';
+import { LIMITS, MEMBER_ADDED, MEMBER_REMOVED } from '../core/limits';
 import { own } from '../core/own';
 import { errorBody, type ErrorBody } from '../shared/http';
 import type { Logger } from '../shared/log';
 import type { MembersTable, Member } from './members';
 
-export const MEMBER_ADDED = 'eventsock.member_added';
-export const MEMBER_REMOVED = 'eventsock.member_removed';
+export { MEMBER_ADDED, MEMBER_REMOVED } from '../core/limits';
 
 export interface MemberChange {
   channel: string;
