@@ -9,6 +9,8 @@ import { parseArgs } from 'node:util';
 import type { ChannelPermissions, JsonValue } from '../functions/core/claims';
 import type { AuthOption } from './auth';
 import { resolveEndpoint } from './endpoint';
+import { CLIENT_MEMBERS_CAP } from './presence';
+import { listMembers, presenceUrl } from './presence-api';
 import { EventsockClientError } from './errors';
 import { connect } from './node';
 import { signToken } from './token';
@@ -27,6 +29,7 @@ const USAGE = `usage:
   eventsock subscribe <channel>... [--endpoint URL] [auth] [--count N] [--history URL] [--history-token JWT] [--no-echo]
   eventsock publish <channel> <event> [data-json] [--endpoint URL] [--publish-url URL --key KEY [--store SECONDS] | --publish-url URL --token JWT | --ws auth]
     (--token without --ws: a stored client publish through the publish API with that JWT)
+  eventsock presence <channel> [--history URL | --endpoint URL] [--token JWT]   (the channel's members, one JSON line each: GET /presence with a token granting subscribe or history)
   eventsock smoke --outputs outputs.json [--namespace NS]   (after deploy: terraform output -json > outputs.json; checks the deployed stack end to end)
   eventsock token --channel '<pattern>=subscribe,publish,history' ... [--secret S] [--kid K] [--ttl SECONDS] [--uid U] [--umd JSON] [--scope 'connect subscribe']
 
@@ -46,6 +49,8 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
         return await publishCommand(rest, io);
       case 'token':
         return await tokenCommand(rest, io);
+      case 'presence':
+        return await presenceCommand(rest, io);
       case 'smoke':
         return await smokeCommand(rest, io);
       case undefined:
@@ -110,6 +115,19 @@ function parseData(text: string | undefined, field: string): JsonValue {
   } catch {
     throw new UsageError(`${field} is not JSON (quote strings: '"hello"')`);
   }
+}
+
+async function presenceCommand(args: string[], io: CliIo): Promise<number> {
+  const { values: v, positionals } = parseArgs({ args, allowPositionals: true, options: { endpoint: { type: 'string' }, history: { type: 'string' }, token: { type: 'string' } } });
+  if (positionals.length !== 1) throw new UsageError('presence needs exactly one channel');
+  const token = v.token ?? io.env.EVENTSOCK_TOKEN;
+  if (!token) throw new UsageError('presence needs --token (or EVENTSOCK_TOKEN): a JWT granting subscribe or history on the channel');
+  // The history API's URL; the emulator serves it on its own endpoint.
+  const base = v.history ?? endpointFrom(v, io.env);
+  const { members, count, truncated } = await listMembers({ url: presenceUrl(base, 'history'), token, fetch: io.fetch }, positionals[0], CLIENT_MEMBERS_CAP);
+  for (const m of members) io.stdout(JSON.stringify(m));
+  io.stderr(`eventsock: ${count} member${count === 1 ? '' : 's'}${truncated ? ` (the first ${members.length} listed)` : ''}`);
+  return 0;
 }
 
 async function subscribeCommand(args: string[], io: CliIo): Promise<number> {

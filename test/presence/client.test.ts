@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { connect, type EventsockClient } from '../../client/node';
 import type { MemberChange } from '../../client/presence';
+import { main } from '../../client/cli';
 import { signToken } from '../../client/token';
 import { startTestServer, TEST_TOKEN_SECRET } from '../e2e/helpers';
 import { waitFor } from '../client/support/wait';
@@ -111,3 +112,17 @@ it('refuses presence with a code: namespace without presence, wildcard, no publi
   expect(none).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('publishApi and history') });
   expect(await httpMembers('/room/x')).toEqual([]);
 }, 20_000);
+
+it('eventsock presence <channel> lists the members as JSON lines, with the count on stderr', async () => {
+  const c = await client('fay');
+  await c.subscribe('/room/cli', () => undefined, { presence: true });
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = { stdout: (l: string) => out.push(l), stderr: (l: string) => err.push(l), env: {} };
+  expect(await main(['presence', '/room/cli', '--endpoint', server.url, '--token', await token('reader')], io)).toBe(0);
+  expect(out.map((l) => JSON.parse(l))).toEqual([{ uid: 'fay', umd: { name: 'FAY' }, since: expect.any(String) }]);
+  expect(err).toEqual(['eventsock: 1 member']);
+  expect(await main(['presence', '/plain/x', '--endpoint', server.url, '--token', await token('reader')], io)).toBe(1);
+  expect(err[1]).toContain('PRESENCE_DISABLED');
+  expect(err.join('\n')).not.toContain(await token('reader'));
+});
