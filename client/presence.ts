@@ -6,7 +6,8 @@
  *   timeout (2 x heartbeat + grace) is the same member: no member_removed / member_added flicker.
  * - One heartbeat request every `heartbeatSeconds` (the interval the server answers with) for
  *   all presence channels at once (up to 50 per request); paused while the socket is down, sent
- *   at once when it is back, and followed by a fresh member list (events missed in the gap).
+ *   at once when it is back, and followed by a fresh member list: what changed in the gap reaches
+ *   onMember listeners as added / removed (members there before and after are not announced).
  * - `unsubscribe()` of the last presence subscription of a channel leaves it; `close()` leaves
  *   every channel before the socket closes, so both are announced within a request's time.
  * - Members: the list (`GET /presence`, every page) after the join, kept current by the
@@ -120,6 +121,10 @@ export class Presence {
     const change: MemberChange = { type: env.event === MEMBER_ADDED ? 'added' : 'removed', uid: d.uid, umd: (d.umd ?? null) as PresenceMember['umd'] };
     state.pending?.push(change);
     this.apply(state, change);
+    this.notify(channel, state, change);
+  }
+
+  private notify(channel: string, state: ChannelState, change: MemberChange): void {
     for (const l of state.listeners) {
       try {
         l(change);
@@ -139,7 +144,7 @@ export class Presence {
   resume(): void {
     if (!this.paused || this.closed) return;
     this.paused = false;
-    void this.heartbeat().then(() => Promise.all([...this.channels].map(([c, s]) => this.refreshList(c, s).catch((e) => this.deps.emitError(e as EventsockClientError)))));
+    void this.heartbeat().then(() => Promise.all([...this.channels].map(([c, s]) => this.refreshList(c, s, true).catch((e) => this.deps.emitError(e as EventsockClientError)))));
   }
 
   private apply(state: ChannelState, change: MemberChange): void {
@@ -147,8 +152,14 @@ export class Presence {
     else if (state.members.has(change.uid) || state.members.size < CLIENT_MEMBERS_CAP) state.members.set(change.uid, { ...state.members.get(change.uid), uid: change.uid, umd: change.umd });
   }
 
-  private async refreshList(channel: string, state: ChannelState): Promise<void> {
+  /**
+   * Reads the channel's list (changes seen meanwhile are replayed on it). With `announce`
+   * (after a reconnect) the listeners hear what changed in the gap, as added / removed; a
+   * member who was there before and after is not announced, so a short reconnect is silent.
+   */
+  private async refreshList(channel: string, state: ChannelState, announce = false): Promise<void> {
     state.pending = [];
+    const before = state.members;
     try {
       const r = await listMembers(this.deps.list, channel, CLIENT_MEMBERS_CAP);
       state.members = new Map(r.members.map((m) => [m.uid, m]));
@@ -156,6 +167,9 @@ export class Presence {
     } finally {
       state.pending = undefined;
     }
+    if (!announce || this.channels.get(channel) !== state) return;
+    for (const [uid, m] of before) if (!state.members.has(uid)) this.notify(channel, state, { type: 'removed', uid, umd: m.umd });
+    for (const [uid, m] of state.members) if (!before.has(uid)) this.notify(channel, state, { type: 'added', uid, umd: m.umd });
   }
 
   private learnInterval(seconds: number | undefined): void {
