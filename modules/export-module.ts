@@ -159,6 +159,12 @@ export const NAMESPACE_AUTH_PRECONDITION = {
   error_message: 'namespaces: a namespace lists an auth mode that var.auth does not configure (API_KEY needs auth.api_key, OPENID_CONNECT auth.open_id_connect, AMAZON_COGNITO_USER_POOLS auth.cognito).',
 };
 
+/** As resolveConfig: presence needs the publish URL (heartbeats) and the history URL (member lists); a validation may not read other variables before Terraform 1.9. */
+export const NAMESPACE_PRESENCE_PRECONDITION = {
+  condition: '${!each.value.presence || (var.publish.http_endpoint && var.history.enabled)}',
+  error_message: 'namespaces: a namespace with presence needs publish.http_endpoint = true (heartbeats go to POST /presence on the publish Function URL) and history.enabled = true (members are listed by GET /presence on the history Function URL).',
+};
+
 /** The plan-time check of AppSync's code size limit, on the channel namespace resource. */
 export const NAMESPACE_CODE_PRECONDITION = {
   condition: `\${length(local.namespace_code) <= ${LIMITS.namespaceHandlerMaxChars}}`,
@@ -174,7 +180,7 @@ function withCodeLimit(tf: Json): Json {
   const ns = ((tf.resource as Json).aws_appsync_channel_namespace as Json).eventsock_namespace as Json;
   (tf.locals as Json).namespace_code = ns.code_handlers;
   ns.code_handlers = '${local.namespace_code}';
-  ns.lifecycle = { ...(ns.lifecycle as Json | undefined), precondition: [NAMESPACE_AUTH_PRECONDITION, NAMESPACE_CODE_PRECONDITION] };
+  ns.lifecycle = { ...(ns.lifecycle as Json | undefined), precondition: [NAMESPACE_AUTH_PRECONDITION, NAMESPACE_CODE_PRECONDITION, NAMESPACE_PRESENCE_PRECONDITION] };
   return tf;
 }
 

@@ -60,7 +60,7 @@ export const MODULE_VARIABLES: ModuleVariable[] = [
   {
     name: 'namespaces',
     description:
-      'Channel namespaces, by name. Each: publish_auth_modes (default AWS_IAM, plus AWS_LAMBDA when client_publish), subscribe_auth_modes (default AWS_LAMBDA and AWS_IAM), client_publish (clients with a publish grant may publish over their WebSocket), default_store_seconds (0 = not stored, -1 = forever), ordering (channel or none), allow_wildcard_subscribe, socket_publish_events (with socket_publish pipeline: accepted client WebSocket publishes also go to EventBridge, default false), socket_publish (pipeline: client WebSocket publishes go through the socket-publish function, stored and numbered with the publish API\'s; direct: the namespace code alone; default pipeline when client_publish, else direct; pipeline needs client_publish), presence (clients with a uid may be members of its channels, default false), presence_events (joins and leaves also go to EventBridge, needs presence).',
+      'Channel namespaces, by name. Each: publish_auth_modes (default AWS_IAM, plus AWS_LAMBDA when client_publish), subscribe_auth_modes (default AWS_LAMBDA and AWS_IAM), client_publish (clients with a publish grant may publish over their WebSocket), default_store_seconds (0 = not stored, -1 = forever), ordering (channel or none), allow_wildcard_subscribe, socket_publish_events (with socket_publish pipeline: accepted client WebSocket publishes also go to EventBridge, default false), socket_publish (pipeline: client WebSocket publishes go through the socket-publish function, stored and numbered with the publish API\'s; direct: the namespace code alone; default pipeline when client_publish, else direct; pipeline needs client_publish), presence (clients with a uid may be members of its channels, default false; needs publish.http_endpoint and history.enabled), presence_events (joins and leaves also go to EventBridge, needs presence).',
     type: `map(object({ publish_auth_modes = optional(list(string)), subscribe_auth_modes = optional(list(string), ${hclList(dflt.subscribeAuthModes)}), client_publish = optional(bool, ${dflt.clientPublish}), default_store_seconds = optional(number, ${dflt.defaultStoreSeconds}), ordering = optional(string, ${JSON.stringify(dflt.ordering)}), allow_wildcard_subscribe = optional(bool, ${dflt.allowWildcardSubscribe}), socket_publish = optional(string), socket_publish_events = optional(bool, false), presence = optional(bool, false), presence_events = optional(bool, false) }))`,
     default: { default: {} },
     validation: [
@@ -88,6 +88,10 @@ export const MODULE_VARIABLES: ModuleVariable[] = [
       {
         condition: 'alltrue([for k, v in var.namespaces : !v.socket_publish_events || (v.socket_publish != null ? v.socket_publish == "pipeline" : v.client_publish)])',
         errorMessage: "namespaces.*.socket_publish_events needs socket_publish = pipeline (the default with client_publish).",
+      },
+      {
+        condition: 'alltrue([for k, v in var.namespaces : !v.presence_events || v.presence])',
+        errorMessage: 'namespaces.*.presence_events needs presence = true (there are no joins and leaves to send).',
       },
     ],
   },

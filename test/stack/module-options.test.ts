@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MAX_DATA_BYTES_CEILING, resolveConfig, runtimeSettings } from '../../functions/core/config';
 import { LIMITS } from '../../functions/core/limits';
-import { exportModule, NAMESPACE_AUTH_PRECONDITION, NAMESPACE_CODE_PRECONDITION, type ExportedModule } from '../../modules/export-module';
+import { exportModule, NAMESPACE_AUTH_PRECONDITION, NAMESPACE_CODE_PRECONDITION, NAMESPACE_PRESENCE_PRECONDITION, type ExportedModule } from '../../modules/export-module';
 import { APPSYNC_LOG_LEVELS, AWS_REGION_REGEX, MODULE_VARIABLES, ORIGIN_REGEX, SSM_NAME_MAX_LENGTH, SSM_NAME_REGEX } from '../../modules/module-variables';
 import { PASS_THROUGH, synthStack } from './synth-support';
 import { localsOnlyCopy, terraform } from './terraform-support';
@@ -426,6 +426,43 @@ describe('module auth variable', () => {
     expect([refused.status, refused.out]).toEqual([1, expect.stringContaining('a namespace lists an auth mode that var.auth does not configure')]);
     const planned = plan(dir, [ns, 'auth={ api_key = {} }']);
     expect([planned.status, planned.out]).toEqual([0, expect.stringContaining('2 to add')]);
+  });
+});
+
+describe('module presence checks', () => {
+  const room = 'namespaces={ default = {}, room = { presence = true } }';
+  const configError = (config: Parameters<typeof resolveConfig>[0]) => {
+    try {
+      resolveConfig(config);
+      return undefined;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+
+  it('refuses at plan, as resolveConfig does, a presence namespace without the publish URL or the history URL', () => {
+    expect(main.resource.aws_appsync_channel_namespace.eventsock_namespace.lifecycle.precondition).toContainEqual(NAMESPACE_PRESENCE_PRECONDITION);
+    const dir = planDir(mod.dir);
+    terraform(dir, ['init', '-input=false', '-no-color', '-backend=false']);
+    const noPublish = plan(dir, [room, 'publish={ http_endpoint = false }']);
+    expect([noPublish.status, noPublish.out]).toEqual([1, expect.stringContaining('a namespace with presence needs publish.http_endpoint = true')]);
+    expect(configError({ namespaces: { default: {}, room: { presence: true } }, publish: { httpEndpoint: false } })).toMatch(/needs publish.httpEndpoint/);
+    const noHistory = plan(dir, [room, 'history={ enabled = false }']);
+    expect([noHistory.status, noHistory.out]).toEqual([1, expect.stringContaining('history.enabled = true')]);
+    expect(configError({ namespaces: { default: {}, room: { presence: true } }, history: { enabled: false } })).toMatch(/needs history.enabled/);
+    // Without presence the same switches plan; with both URLs presence plans.
+    expect(plan(dir, ['publish={ http_endpoint = false }', 'history={ enabled = false }']).status).toBe(0);
+    const planned = plan(dir, [room]);
+    expect([planned.status, planned.out]).toEqual([0, expect.stringContaining('2 to add')]);
+  });
+
+  it('refuses presence_events without presence, as resolveConfig does', () => {
+    const dir = planDir(mod.dir);
+    terraform(dir, ['init', '-input=false', '-no-color', '-backend=false']);
+    const r = plan(dir, ['namespaces={ room = { presence_events = true } }']);
+    expect([r.status, r.out]).toEqual([1, expect.stringContaining('presence_events needs presence = true')]);
+    expect(configError({ namespaces: { room: { presenceEvents: true } } })).toMatch(/needs presence: true/);
+    expect(plan(dir, ['namespaces={ room = { presence = true, presence_events = true } }']).status).toBe(0);
   });
 });
 
