@@ -115,6 +115,8 @@ export interface DevServer {
   pubSubEvents: PubSubEvent[];
   /** The DynamoDB endpoint (dynalite). */
   dynamoEndpoint: string;
+  /** DynamoDB requests the emulator's handlers (and anyone else on dynamoEndpoint) made so far, by operation. */
+  dynamoRequests(): Record<string, number>;
   /** OPENID_CONNECT / AMAZON_COGNITO_USER_POOLS as configured: the issuer and where its keys come from. */
   tokenIssuers?: TokenIssuer[];
   close(): Promise<void>;
@@ -491,7 +493,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
           devToken: local ? devToken : '',
           devApiKey: local ? devApiKey : '',
           defaultNamespace: config.defaultNamespace,
-          namespaces: Object.values(config.namespaces).map((n) => ({ name: n.name, clientPublish: n.clientPublish })),
+          namespaces: Object.values(config.namespaces).map((n) => ({ name: n.name, clientPublish: n.clientPublish, presence: n.presence })),
         };
         const script = `<script>window.EVENTSOCK_BOOT = ${JSON.stringify(boot).replace(/</g, '\\u003c')};</script>`;
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
@@ -589,6 +591,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       settings,
       tls: tls ? { certFile: tls.certFile, cert: tls.cert, generated: tls.generated } : undefined,
       dynamoEndpoint: dynamo.endpoint,
+      dynamoRequests: () => dynamo.requests(),
       pubSubEvents,
       tokenIssuers: tokenKeys.issuers,
       close: () => (closing ??= cleanup()),

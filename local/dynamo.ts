@@ -9,7 +9,7 @@
  * as they must in AWS too, where deletion is lazy.
  */
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import {
   CreateTableCommand,
   DeleteTableCommand,
@@ -31,6 +31,8 @@ const dynalite = require('dynalite') as (opts: Record<string, unknown>) => Serve
 export interface LocalDynamo {
   /** `http://127.0.0.1:<port>`, for `new DynamoDBClient({ endpoint })`. */
   endpoint: string;
+  /** DynamoDB requests served so far, by operation (`UpdateItem`, `Scan`, …): what a bench or a cost estimate counts. */
+  requests(): Record<string, number>;
   close(): Promise<void>;
 }
 
@@ -45,9 +47,16 @@ export async function startDynalite(opts: { path?: string } = {}): Promise<Local
     });
   });
   const { port } = server.address() as AddressInfo;
+  const requests: Record<string, number> = {};
+  // X-Amz-Target: DynamoDB_20120810.<Operation>
+  server.on('request', (req: IncomingMessage) => {
+    const op = String(req.headers['x-amz-target'] ?? '').split('.').pop() || 'unknown';
+    requests[op] = (requests[op] ?? 0) + 1;
+  });
   let closing: Promise<void> | undefined;
   return {
     endpoint: `http://127.0.0.1:${port}`,
+    requests: () => ({ ...requests }),
     close() {
       closing ??= new Promise<void>((resolve, reject) => {
         // SDK clients keep connections alive; without this close() waits for them.

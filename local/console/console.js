@@ -18,7 +18,9 @@
   if (boot.defaultNamespace) {
     $('sub-channel').value = '/' + boot.defaultNamespace + '/*';
     $('pub-channel').value = '/' + boot.defaultNamespace + '/room-1';
-    $('mem-channel').value = '/' + boot.defaultNamespace + '/room-1';
+    // Members are only kept on namespaces with presence: start on the first such one.
+    var withPresence = (boot.namespaces || []).filter(function (n) { return n.presence; })[0];
+    $('mem-channel').value = '/' + (withPresence ? withPresence.name : boot.defaultNamespace) + '/room-1';
   }
   if (!boot.devApiKey) {
     // Not a loopback visitor: the server keeps the dev key to itself.

@@ -14,6 +14,7 @@ function fakeServer(devToken: string, config = resolveConfig({})): DevServer {
     iamCredentials: [{ accessKeyId: 'AKIDEVENTSOCKLOCAL', secretAccessKey: 'sk' }],
     settings: runtimeSettings(config, { eventApiHttpHost: '127.0.0.1:4000', region: 'eu-west-1' }),
     dynamoEndpoint: 'http://127.0.0.1:1',
+    dynamoRequests: () => ({}),
     pubSubEvents: [],
     close: async () => undefined,
   };

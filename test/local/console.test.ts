@@ -160,6 +160,8 @@ describe('web console: members panel (Chromium, presence)', () => {
   }
 
   it('lists the members of a channel and shows joins and leaves of a real client live', async () => {
+    // The panel starts on the first namespace with presence, not the default one.
+    expect(await page.inputValue('#mem-channel')).toBe('/room/room-1');
     const ann = await member('ann');
     await ann.subscribe('/room/lobby', () => undefined, { presence: true });
     await watch('/room/lobby');
