@@ -22,7 +22,7 @@ export interface Envelope<D = JsonValue> {
   channel: string;
   data: D | null;
   /** null on system events (`eventsock.member_added` / `_removed`): no publisher. */
-  meta: EnvelopeMeta;
+  meta: EnvelopeMeta | null;
 }
 
 /** Event names: 1-128 characters, no `*`, no control characters. */

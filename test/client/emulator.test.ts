@@ -196,7 +196,7 @@ describe('auth modes', () => {
     // The same user published both: only the id tells them apart.
     expect(mineAtOther.data).toEqual(theirsFirst.data);
     expect(mineAtOther.meta).toEqual(theirsFirst.meta);
-    expect(theirsFirst.meta.uid).toBe('same-user');
+    expect(theirsFirst.meta?.uid).toBe('same-user');
     expect(mine.map((m) => m.id)).toEqual([theirsFirst.id, theirs[2].id]);
     // Echo on (the other client) got its own messages; nobody sees the nonce.
     expect(theirs.map((m) => m.data)).toEqual([{ text: 'ok' }, { text: 'ok' }, 'marker']);
@@ -233,7 +233,7 @@ describe('resilience against the emulator', () => {
     // The publish is authorized with a token fetched now, not the one from connect time.
     await c.publish('/default/restart', { event: 'who', data: null });
     await waitFor(() => got.length === 2);
-    expect(got[1].meta.uid).toBe(`user-${n}`);
+    expect(got[1].meta?.uid).toBe(`user-${n}`);
     expect(n).toBeGreaterThan(2);
     await srv.api.publish('/default/restart', [JSON.stringify(envelope('/default/restart', 'marker', 'marker-restart'))]);
     await waitFor(() => got.length >= 3, 'marker');

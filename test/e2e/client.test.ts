@@ -52,7 +52,7 @@ describe('the Eventsock client against npm start with --tls', () => {
       expect(got.map((m) => m.event)).toEqual(['missed', 'live', 'chat.message']);
       expect(got[0].id).toBe(second.id);
       expect(got[1].id).toBe(live.id);
-      expect(got[2].meta.uid).toBe('dev');
+      expect(got[2].meta?.uid).toBe('dev');
     } finally {
       await client.close();
     }
