@@ -22,6 +22,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { resolveConfig } from '../functions/core/config';
 import { createLogger } from '../functions/shared/log';
 import { listenEventApi } from '../local/event-api';
+import { runBench, writeResults } from './support/run-bench';
 
 const API_KEY = 'da2-bench';
 const now = () => performance.timeOrigin + performance.now();
@@ -313,14 +314,7 @@ async function main(): Promise<void> {
     'the RSS delta depends on the allocator and varies between runs, the heap + buffers figure is the stable one.',
     '',
   ];
-  writeFileSync(join(__dirname, 'results', 'fanout.md'), lines.join('\n'));
-  console.log(lines.join('\n'));
+  writeResults('fanout', lines);
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -2,7 +2,8 @@
  * `npm run bench`: runs every bench/<area>.bench.ts in its own process, one after
  * another (they measure throughput; running two at once on 2 cores would measure
  * each other), then assembles bench/RESULTS.md from the sections they write to
- * bench/results/<area>.md. `npm run bench -- stack client` runs only those areas.
+ * bench/results/<area>.md. `npm run bench -- stack client` runs only those areas;
+ * `npm run bench -- --assemble` runs none and only rebuilds RESULTS.md.
  */
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
@@ -10,7 +11,9 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const dir = __dirname;
-const only = process.argv.slice(2);
+// `--assemble` only rebuilds RESULTS.md from bench/results/ (after running one area with npx tsx).
+const assembleOnly = process.argv.includes('--assemble');
+const only = process.argv.slice(2).filter((a) => a !== '--assemble');
 const benches = readdirSync(dir)
   .filter((f) => f.endsWith('.bench.ts'))
   .map((f) => f.replace(/\.bench\.ts$/, ''))
@@ -22,7 +25,7 @@ if (only.length > 0 && benches.length !== only.length) {
 }
 
 let failed = 0;
-for (const area of benches) {
+for (const area of assembleOnly ? [] : benches) {
   console.log(`\n=== bench/${area}.bench.ts ===`);
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(dir, `${area}.bench.ts`)], { stdio: 'inherit', cwd: join(dir, '..') });
   if (r.status !== 0) {
