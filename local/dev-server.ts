@@ -203,6 +203,7 @@ export const DEV_ACCESS_KEY_ID = 'AKIDEVENTSOCKLOCAL';
 const CONSOLE_DIR = join(__dirname, 'console');
 const CONSOLE_ASSETS: Record<string, string> = {
   '/console/console.js': 'text/javascript; charset=utf-8',
+  '/console/members.js': 'text/javascript; charset=utf-8',
   '/console/console.css': 'text/css; charset=utf-8',
 };
 /** Paths where the Lambda Invoke API puts the publish function, so SDK LambdaClients with an endpoint override work. */
